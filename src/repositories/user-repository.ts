@@ -1,0 +1,281 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { monotonicFactory } from 'ulid';
+import { batchGet } from '../db/batch-get.js';
+import type { Database } from '../db/database.js';
+import { keys, normalizeEmail, PREFIX } from '../db/keys.js';
+import { queryPartition } from '../db/query-pages.js';
+import { transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import { ADDRESS_ENTITY, fromAddressItem, toAddressItem, type Address } from '../model/address.js';
+import { fromUserItem, toEmailReservationItem, toUserItem, USER_ENTITY, type User } from '../model/user.js';
+
+const ulid = monotonicFactory();
+
+/**
+ * Bounded so that deleteUser can remove the profile, the email reservation and every address in
+ * one transaction (at most 100 actions).
+ */
+export const MAX_ADDRESSES_PER_USER = 20;
+
+/** Attempts when a concurrent write changed what a conditional write relied on. */
+const OPTIMISTIC_ATTEMPTS = 4;
+
+export interface UserWithAddresses {
+  user: User | undefined;
+  addresses: Address[];
+}
+
+export class UserRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Users by id in one BatchGetItem per 100 ids; undefined where a user does not exist. */
+  async getUsers(ids: readonly string[]): Promise<(User | undefined)[]> {
+    const items = await batchGet(this.db.doc, this.db.tableName, ids.map(keys.user));
+    return items.map((i) => (i ? fromUserItem(i) : undefined));
+  }
+
+  /** The profile and its addresses with one single-partition Query (they share USER#<id>). */
+  async getUserWithAddresses(id: string, consistentRead = false): Promise<UserWithAddresses> {
+    const items = await queryPartition(this.db.doc, {
+      tableName: this.db.tableName,
+      partition: keys.userPartition(id),
+      forward: true,
+      consistentRead,
+    });
+    const profile = items.find((i) => i.EntityType === USER_ENTITY);
+    return {
+      user: profile ? fromUserItem(profile) : undefined,
+      addresses: items.filter((i) => i.EntityType === ADDRESS_ENTITY).map(fromAddressItem),
+    };
+  }
+
+  async listAddresses(userId: string): Promise<Address[]> {
+    const items = await queryPartition(this.db.doc, {
+      tableName: this.db.tableName,
+      partition: keys.userPartition(userId),
+      sortPrefix: PREFIX.address,
+      forward: true,
+    });
+    return items.map(fromAddressItem);
+  }
+
+  /** The user and the reservation of its email are written together, or not at all. */
+  async createUser(input: { email: string; name: string }): Promise<User> {
+    const now = new Date().toISOString();
+    const user: User = {
+      id: ulid(),
+      email: input.email.trim(),
+      name: input.name,
+      orderCount: 0,
+      addressCount: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await transactWrite(this.db.doc, [
+        {
+          label: `user:${user.id}`,
+          action: { Put: { TableName: this.db.tableName, Item: toUserItem(user), ConditionExpression: 'attribute_not_exists(PK)' } },
+        },
+        {
+          label: `email:${normalizeEmail(user.email)}`,
+          action: {
+            Put: {
+              TableName: this.db.tableName,
+              Item: toEmailReservationItem(user.email, user.id),
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+        },
+      ]);
+    } catch (e) {
+      if (e instanceof TransactionCancelledError && e.find('email:')) {
+        throw emailTaken(user.email);
+      }
+      throw e;
+    }
+    return user;
+  }
+
+  async updateUser(id: string, input: { email?: string | null; name?: string | null }): Promise<User> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.getUserConsistent(id);
+      if (!current) throw userNotFound(id);
+      const now = new Date().toISOString();
+      const next: User = {
+        ...current,
+        ...(input.name != null ? { name: input.name } : {}),
+        ...(input.email != null ? { email: input.email.trim() } : {}),
+        updatedAt: now,
+      };
+      const emailMoves = normalizeEmail(next.email) !== normalizeEmail(current.email);
+      const update = {
+        TableName: this.db.tableName,
+        Key: keys.user(id),
+        UpdateExpression: 'SET #name = :name, #email = :email, updatedAt = :now',
+        // Guarded by the email we read: if another request changed it meanwhile, the
+        // reservations we are about to move would be the wrong ones.
+        ConditionExpression: 'attribute_exists(PK) AND #email = :oldEmail',
+        ExpressionAttributeNames: { '#name': 'name', '#email': 'email' },
+        ExpressionAttributeValues: { ':name': next.name, ':email': next.email, ':now': now, ':oldEmail': current.email },
+      };
+      try {
+        if (!emailMoves) {
+          await this.db.doc.send(new UpdateCommand(update));
+          return next;
+        }
+        await transactWrite(this.db.doc, [
+          { label: `user:${id}`, action: { Update: update } },
+          {
+            label: `old-email:${normalizeEmail(current.email)}`,
+            action: {
+              Delete: {
+                TableName: this.db.tableName,
+                Key: keys.email(current.email),
+                ConditionExpression: 'userId = :id',
+                ExpressionAttributeValues: { ':id': id },
+              },
+            },
+          },
+          {
+            label: `email:${normalizeEmail(next.email)}`,
+            action: {
+              Put: {
+                TableName: this.db.tableName,
+                Item: toEmailReservationItem(next.email, id),
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+          },
+        ]);
+        return next;
+      } catch (e) {
+        if (e instanceof TransactionCancelledError && e.find('email:')) throw emailTaken(next.email);
+        const raced =
+          e instanceof ConditionalCheckFailedException ||
+          (e instanceof TransactionCancelledError && (e.find('user:') || e.find('old-email:')));
+        if (raced && attempt < OPTIMISTIC_ATTEMPTS) continue;
+        if (raced) throw conflict(`User ${id} was changed by another request meanwhile; try again`);
+        throw e;
+      }
+    }
+  }
+
+  /** Deletes the profile, its addresses and its email reservation in one transaction. */
+  async deleteUser(id: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const { user, addresses } = await this.getUserWithAddresses(id, true);
+      if (!user) throw userNotFound(id);
+      const actions: LabelledAction[] = [
+        {
+          label: `user:${id}`,
+          action: {
+            Delete: {
+              TableName: this.db.tableName,
+              Key: keys.user(id),
+              // An address added or an email changed since our read makes this fail, so no
+              // address and no reservation is ever left behind.
+              ConditionExpression: 'addressCount = :n AND #email = :email',
+              ExpressionAttributeNames: { '#email': 'email' },
+              ExpressionAttributeValues: { ':n': addresses.length, ':email': user.email },
+            },
+          },
+        },
+        {
+          label: `email:${normalizeEmail(user.email)}`,
+          action: {
+            Delete: {
+              TableName: this.db.tableName,
+              Key: keys.email(user.email),
+              ConditionExpression: 'attribute_not_exists(PK) OR userId = :id',
+              ExpressionAttributeValues: { ':id': id },
+            },
+          },
+        },
+        ...addresses.map((a) => ({
+          label: `address:${a.id}`,
+          action: { Delete: { TableName: this.db.tableName, Key: keys.address(id, a.id) } },
+        })),
+      ];
+      try {
+        await transactWrite(this.db.doc, actions);
+        return id;
+      } catch (e) {
+        if (e instanceof TransactionCancelledError && e.find('user:') && attempt < OPTIMISTIC_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+
+  async addAddress(userId: string, input: Omit<Address, 'id' | 'userId' | 'createdAt'>): Promise<Address> {
+    const address: Address = { id: ulid(), userId, createdAt: new Date().toISOString(), ...input };
+    try {
+      await transactWrite(this.db.doc, [
+        {
+          label: `user:${userId}`,
+          action: {
+            Update: {
+              TableName: this.db.tableName,
+              Key: keys.user(userId),
+              UpdateExpression: 'SET addressCount = if_not_exists(addressCount, :zero) + :one',
+              ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(addressCount) OR addressCount < :max)',
+              ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':max': MAX_ADDRESSES_PER_USER },
+            },
+          },
+        },
+        {
+          label: `address:${address.id}`,
+          action: { Put: { TableName: this.db.tableName, Item: toAddressItem(address), ConditionExpression: 'attribute_not_exists(PK)' } },
+        },
+      ]);
+    } catch (e) {
+      const reason = e instanceof TransactionCancelledError ? e.find('user:') : undefined;
+      if (reason && !reason.item) throw userNotFound(userId);
+      if (reason) {
+        throw conflict(`User ${userId} already has ${MAX_ADDRESSES_PER_USER} addresses, the most allowed; remove one first`);
+      }
+      throw e;
+    }
+    return address;
+  }
+
+  async removeAddress(userId: string, addressId: string): Promise<string> {
+    try {
+      await transactWrite(this.db.doc, [
+        {
+          label: `address:${addressId}`,
+          action: { Delete: { TableName: this.db.tableName, Key: keys.address(userId, addressId), ConditionExpression: 'attribute_exists(PK)' } },
+        },
+        {
+          label: `user:${userId}`,
+          action: {
+            Update: {
+              TableName: this.db.tableName,
+              Key: keys.user(userId),
+              UpdateExpression: 'SET addressCount = addressCount - :one',
+              ConditionExpression: 'attribute_exists(PK)',
+              ExpressionAttributeValues: { ':one': 1 },
+            },
+          },
+        },
+      ]);
+    } catch (e) {
+      if (e instanceof TransactionCancelledError) {
+        if (e.find('user:')) throw userNotFound(userId);
+        if (e.find('address:')) throw notFound(`No address ${addressId} for user ${userId}`, { addressId, userId });
+      }
+      throw e;
+    }
+    return addressId;
+  }
+
+  private async getUserConsistent(id: string): Promise<User | undefined> {
+    const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.user(id), ConsistentRead: true }));
+    return out.Item ? fromUserItem(out.Item) : undefined;
+  }
+}
+
+const userNotFound = (id: string) => notFound(`No user with id ${id}`, { userId: id });
+const emailTaken = (email: string): AppError =>
+  conflict(`The email ${email} is already used by another user (emails are unique, ignoring case)`, { field: 'email' });

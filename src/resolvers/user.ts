@@ -1,0 +1,74 @@
+import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { addressSchema, createUserSchema, parseFirst, parseId, parseIds, parseInput, updateUserSchema } from '../validation.js';
+import { selectsField } from './lookahead.js';
+
+export const userResolvers: Resolvers = {
+  Query: {
+    // With addresses in the selection, one Query on USER#<id> reads the profile and the
+    // addresses together; without, the profile comes from the batched BatchGetItem loader.
+    user: async (_p, { id }, { loaders }, info) => {
+      parseId(id, 'id');
+      if (selectsField(info, 'addresses')) return (await loaders.userWithAddresses.load(id)).user ?? null;
+      return loaders.userById.load(id);
+    },
+    users: async (_p, { ids }, { loaders }, info) => {
+      parseIds(ids, 'ids');
+      if (selectsField(info, 'addresses')) {
+        const found = await loaders.userWithAddresses.loadMany(ids);
+        return found.map((f) => {
+          if (f instanceof Error) throw f;
+          return f.user ?? null;
+        });
+      }
+      const found = await loaders.userById.loadMany(ids);
+      return found.map((f) => {
+        if (f instanceof Error) throw f;
+        return f;
+      });
+    },
+  },
+  User: {
+    addresses: (user, _a, { loaders }) => loaders.addressesByUser.load(user.id),
+    orders: async (user, { first, after }, { loaders }) => {
+      const page = await loaders.userOrders.load({ userId: user.id, first: parseFirst(first), after: after ?? null });
+      return {
+        edges: page.nodes.map((n) => ({ cursor: n.cursor, node: n.order })),
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      };
+    },
+  },
+  Mutation: {
+    createUser: async (_p, { input }, { repos, loaders }) => {
+      const user = await repos.users.createUser(parseInput(createUserSchema, input, 'input'));
+      loaders.userById.prime(user.id, user);
+      loaders.addressesByUser.prime(user.id, []);
+      return user;
+    },
+    updateUser: async (_p, { id, input }, { repos, loaders }) => {
+      parseId(id, 'id');
+      const user = await repos.users.updateUser(id, parseInput(updateUserSchema, input, 'input'));
+      loaders.userById.clear(id).prime(id, user);
+      return user;
+    },
+    deleteUser: async (_p, { id }, { repos, loaders }) => {
+      parseId(id, 'id');
+      await repos.users.deleteUser(id);
+      loaders.userById.clear(id).prime(id, null);
+      return id;
+    },
+    addAddress: async (_p, { userId, input }, { repos, loaders }) => {
+      parseId(userId, 'userId');
+      const a = parseInput(addressSchema, input, 'input');
+      const address = await repos.users.addAddress(userId, { ...a, label: a.label ?? null });
+      loaders.addressesByUser.clear(userId);
+      return address;
+    },
+    removeAddress: async (_p, { userId, addressId }, { repos, loaders }) => {
+      parseId(userId, 'userId');
+      parseId(addressId, 'addressId');
+      await repos.users.removeAddress(userId, addressId);
+      loaders.addressesByUser.clear(userId);
+      return addressId;
+    },
+  },
+};

@@ -1,0 +1,174 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler } from 'express';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createContext, type Context } from './context.js';
+import { CallCounter, runWithCallCounter } from './db/call-counter.js';
+import type { Database } from './db/database.js';
+import { tableExists } from './db/ensure-table.js';
+import { createFormatError } from './format-error.js';
+import { createRepositories } from './repositories/repositories.js';
+import { buildSchema } from './schema.js';
+
+export interface ServerOptions {
+  db: Database;
+  logger: Logger;
+  production: boolean;
+  /** Put `extensions.dynamodb` call counts on every response (default true). */
+  dynamoExtensions?: boolean;
+  /** Largest accepted request body. */
+  bodyLimit?: string;
+}
+
+export interface AppServer {
+  httpServer: Server;
+  apollo: ApolloServer<Context>;
+  /** Starts Apollo and listens; resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting connections and waits for in-flight requests. */
+  stop(): Promise<void>;
+}
+
+/** Adds `extensions.dynamodb = { calls, operations }` from the request's call counter. */
+function dynamoExtensionsPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          const r = response.body.singleResult;
+          r.extensions = { ...r.extensions, dynamodb: contextValue.calls.toJSON() };
+        },
+      };
+    },
+  };
+}
+
+/** One log line per operation: name, duration, DynamoDB calls, error codes (never variables). */
+function requestLogPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ request }) {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ response, contextValue, operationName, errors }) {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const codes = (response.body.kind === 'single' ? response.body.singleResult.errors : undefined)?.map(
+            (e) => e.extensions?.code,
+          );
+          contextValue.log.info(
+            {
+              operation: operationName ?? request.operationName ?? null,
+              durationMs: Math.round(ms * 10) / 10,
+              dynamodbCalls: contextValue.calls.calls,
+              ...(codes?.length ? { errorCodes: [...new Set(codes)] } : {}),
+              ...(errors?.length ? {} : {}),
+            },
+            'graphql request',
+          );
+        },
+      };
+    },
+  };
+}
+
+export function createServer(opts: ServerOptions): AppServer {
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createHttpServer(app);
+  const repos = createRepositories(opts.db);
+  const log = opts.logger;
+
+  const apollo = new ApolloServer<Context>({
+    schema: buildSchema(),
+    introspection: !opts.production,
+    includeStacktraceInErrorResponses: !opts.production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    formatError: createFormatError({
+      production: opts.production,
+      onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
+    }),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
+      requestLogPlugin(),
+    ],
+  });
+
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    try {
+      const ok = await tableExists(opts.db.client, opts.db.tableName);
+      if (ok) res.json({ status: 'ok', table: opts.db.tableName });
+      else res.status(503).json({ status: 'unavailable', reason: `table ${opts.db.tableName} does not exist` });
+    } catch (e) {
+      res.status(503).json({ status: 'unavailable', reason: 'DynamoDB is not reachable' });
+      log.warn({ err: e }, 'readiness check failed');
+    }
+  });
+  app.get('/', (_req, res) => {
+    res.redirect('/graphql');
+  });
+
+  let started = false;
+  return {
+    httpServer,
+    apollo,
+    async listen(port, host) {
+      if (!started) {
+        await apollo.start();
+        started = true;
+        app.use(
+          '/graphql',
+          express.json({ limit: opts.bodyLimit ?? '100kb' }),
+          (req, res, next) => {
+            const calls = new CallCounter();
+            res.locals.calls = calls;
+            // Every DynamoDB call made while serving this request is counted into `calls`.
+            runWithCallCounter(calls, next);
+          },
+          expressMiddleware(apollo, {
+            context: async ({ res }) => createContext(repos, res.locals.calls as CallCounter, log),
+          }),
+        );
+        app.use(jsonErrorHandler);
+      }
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = httpServer.address();
+      return typeof addr === 'object' && addr ? addr.port : port;
+    },
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}
+
+/** Body-parser failures (bad JSON, too large) answered as GraphQL-shaped JSON errors. */
+const jsonErrorHandler: ErrorRequestHandler = (err, _req, res, next) => {
+  if (res.headersSent) return next(err);
+  const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+  const message =
+    err?.type === 'entity.too.large'
+      ? `The request body is larger than the ${err.limit} bytes allowed`
+      : err?.type === 'entity.parse.failed'
+        ? 'The request body is not valid JSON'
+        : status < 500
+          ? String(err?.message ?? 'Bad request')
+          : 'Unexpected error';
+  res.status(status).json({
+    errors: [{ message, extensions: { code: status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR' } }],
+  });
+};

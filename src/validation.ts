@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { badInput } from './errors.js';
+import { MAX_ORDER_LINES } from './repositories/order-repository.js';
+
+/**
+ * Input rules at the edge, before any DynamoDB call. Lengths keep every item far below
+ * DynamoDB's 400 KB item limit and keys below its 2048-byte partition key limit.
+ */
+export const LIMITS = {
+  idLength: 128,
+  idsPerList: 500,
+  emailLength: 254,
+  nameLength: 200,
+  descriptionLength: 4000,
+  addressFieldLength: 200,
+  labelLength: 100,
+  postalCodeLength: 20,
+  maxPriceCents: 1_000_000_000,
+  maxStock: 1_000_000_000,
+  maxQuantity: 10_000,
+  idempotencyKeyLength: 128,
+  pageSize: 100,
+} as const;
+
+const text = (field: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, { error: () => `${field} must not be empty` })
+    .max(max, { error: () => `${field} must be at most ${max} characters` });
+
+export const idSchema = (field: string) =>
+  z
+    .string()
+    .min(1, { error: () => `${field} must not be empty` })
+    .max(LIMITS.idLength, { error: () => `${field} must be at most ${LIMITS.idLength} characters` });
+
+const email = z
+  .string()
+  .trim()
+  .max(LIMITS.emailLength, { error: () => `email must be at most ${LIMITS.emailLength} characters` })
+  .pipe(z.email({ error: () => 'email must be a valid email address such as ada@example.com' }));
+
+const int = (field: string, min: number, max: number) =>
+  z
+    .number()
+    .int({ error: () => `${field} must be a whole number` })
+    .min(min, { error: () => `${field} must be at least ${min}` })
+    .max(max, { error: () => `${field} must be at most ${max}` });
+
+export const createUserSchema = z.object({ email, name: text('name', LIMITS.nameLength) });
+export const updateUserSchema = z.object({
+  email: email.nullish(),
+  name: text('name', LIMITS.nameLength).nullish(),
+});
+export const addressSchema = z.object({
+  label: text('label', LIMITS.labelLength).nullish(),
+  street: text('street', LIMITS.addressFieldLength),
+  city: text('city', LIMITS.addressFieldLength),
+  postalCode: text('postalCode', LIMITS.postalCodeLength),
+  country: text('country', LIMITS.addressFieldLength),
+});
+export const createProductSchema = z.object({
+  name: text('name', LIMITS.nameLength),
+  description: z.string().max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
+  priceCents: int('priceCents', 0, LIMITS.maxPriceCents),
+  stock: int('stock', 0, LIMITS.maxStock),
+  featured: z.boolean().nullish(),
+});
+export const updateProductSchema = z.object({
+  name: text('name', LIMITS.nameLength).nullish(),
+  description: z.string().max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
+  priceCents: int('priceCents', 0, LIMITS.maxPriceCents).nullish(),
+  stock: int('stock', 0, LIMITS.maxStock).nullish(),
+  featured: z.boolean().nullish(),
+});
+export const placeOrderSchema = z
+  .object({
+    userId: idSchema('userId'),
+    lines: z
+      .array(z.object({ productId: idSchema('productId'), quantity: int('quantity', 1, LIMITS.maxQuantity) }))
+      .min(1, { error: () => 'lines must hold at least one line' })
+      .max(MAX_ORDER_LINES, {
+        error: () => `lines must hold at most ${MAX_ORDER_LINES} lines (one DynamoDB transaction holds 100 actions)`,
+      }),
+    idempotencyKey: z
+      .string()
+      .min(1, { error: () => 'idempotencyKey must not be empty' })
+      .max(LIMITS.idempotencyKeyLength, { error: () => `idempotencyKey must be at most ${LIMITS.idempotencyKeyLength} characters` })
+      .nullish(),
+  })
+  .superRefine((v, ctx) => {
+    const seen = new Set<string>();
+    v.lines.forEach((l, i) => {
+      if (seen.has(l.productId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lines', i, 'productId'],
+          message: `product ${l.productId} appears in more than one line; put its whole quantity in one line`,
+        });
+      }
+      seen.add(l.productId);
+    });
+  });
+
+/** Parses input with a schema; the first problem becomes a BAD_USER_INPUT error naming the field and the value. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, argument: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = [argument, ...issue.path].join('.');
+  const received = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], value);
+  const shown = typeof received === 'string' && received.length > 60 ? `${received.slice(0, 60)}… (${received.length} characters)` : received;
+  throw badInput(`${path}: ${issue.message}; got ${JSON.stringify(shown) ?? 'nothing'}`, { argument: path });
+}
+
+export function parseId(value: string, argument: string): string {
+  return parseInput(idSchema(argument), value, argument);
+}
+
+export function parseIds(values: readonly string[], argument: string): string[] {
+  if (values.length > LIMITS.idsPerList) {
+    throw badInput(`${argument}: at most ${LIMITS.idsPerList} ids per call; got ${values.length}`, { argument });
+  }
+  values.forEach((v, i) => parseId(v, `${argument}.${i}`));
+  return [...values];
+}
+
+/** `first` is 1..100 (the contract); anything else is BAD_USER_INPUT. */
+export function parseFirst(first: number | null | undefined): number {
+  const n = first ?? 20;
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.pageSize) {
+    throw badInput(`first must be between 1 and ${LIMITS.pageSize}; got ${first}`, { argument: 'first' });
+  }
+  return n;
+}
