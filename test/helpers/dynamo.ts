@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { createDatabase, type Database } from '../../src/db/database.js';
+import { ensureTable } from '../../src/db/ensure-table.js';
+import { CallCounter, runWithCallCounter } from '../../src/db/call-counter.js';
+
+export function dynamoEndpoint(): string {
+  return inject('dynamoEndpoint');
+}
+
+/** A database on the run's DynamoDB Local with a fresh table of its own. */
+export async function createTestDatabase(opts: { maxAttempts?: number; timeoutMs?: number } = {}): Promise<Database> {
+  const tableName = `test-${randomBytes(6).toString('hex')}`;
+  const db = createDatabase(tableName, {
+    region: 'us-east-1',
+    endpoint: dynamoEndpoint(),
+    local: true,
+    maxAttempts: opts.maxAttempts ?? 3,
+    timeoutMs: opts.timeoutMs ?? 5000,
+  });
+  await ensureTable(db.client, tableName);
+  return db;
+}
+
+export async function dropTestDatabase(db: Database): Promise<void> {
+  await db.client.send(new DeleteTableCommand({ TableName: db.tableName })).catch(() => undefined);
+  db.client.destroy();
+}
+
+/** Runs fn and returns what it returned with the DynamoDB calls it made. */
+export async function countCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: CallCounter }> {
+  const calls = new CallCounter();
+  const result = await runWithCallCounter(calls, fn);
+  return { result, calls };
+}
+
+export interface RecordedCall {
+  operation: string;
+  input: Record<string, unknown>;
+}
+
+/** Records every command sent through the client (operation name and input). */
+export function recordCalls(client: DynamoDBClient): { calls: RecordedCall[]; stop: () => void } {
+  const calls: RecordedCall[] = [];
+  const name = `record-${randomBytes(4).toString('hex')}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push({
+        operation: (context.commandName ?? '').replace(/Command$/, ''),
+        input: structuredClone(args.input as Record<string, unknown>),
+      });
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return { calls, stop: () => client.middlewareStack.remove(name) };
+}

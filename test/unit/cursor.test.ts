@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor, type CursorSpec } from '../../src/db/cursor.js';
+import { AppError } from '../../src/errors.js';
+
+const spec: CursorSpec = {
+  scope: 'userOrders',
+  attributes: ['PK', 'SK', 'GSI1PK', 'GSI1SK'],
+  fixed: { GSI1PK: 'USER#u1' },
+  prefixes: { GSI1SK: 'ORDER#' },
+};
+const key = { PK: 'ORDER#o1', SK: 'ORDER', GSI1PK: 'USER#u1', GSI1SK: 'ORDER#o1' };
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof AppError ? e.code : 'other';
+  }
+  return undefined;
+}
+
+describe('cursors', () => {
+  it('round-trip a position', () => {
+    expect(decodeCursor(encodeCursor('userOrders', key), spec)).toEqual(key);
+  });
+
+  it('are opaque strings without padding or JSON', () => {
+    expect(encodeCursor('userOrders', key)).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it.each([
+    ['garbage', 'not-a-cursor!'],
+    ['empty', ''],
+    ['valid base64 but not JSON', Buffer.from('hello').toString('base64url')],
+    ['another scope', encodeCursor('featuredProducts', key)],
+    ['another user', encodeCursor('userOrders', { ...key, GSI1PK: 'USER#u2' })],
+    ['an extra attribute', encodeCursor('userOrders', { ...key, X: 'y' })],
+    ['a missing attribute', encodeCursor('userOrders', { PK: 'a', SK: 'b', GSI1PK: 'USER#u1' } as never)],
+    ['a non-string value', Buffer.from(JSON.stringify({ s: 'userOrders', k: { ...key, PK: 5 } })).toString('base64url')],
+    ['a foreign sort key', encodeCursor('userOrders', { ...key, GSI1SK: 'ADDRESS#x' })],
+    ['an oversized string', 'A'.repeat(5000)],
+  ])('reject %s as BAD_USER_INPUT', (_name, cursor) => {
+    expect(codeOf(() => decodeCursor(cursor, spec))).toBe('BAD_USER_INPUT');
+  });
+});
