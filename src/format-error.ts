@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, isAppError, toAppError, type ErrorCode } from './errors.js';
 
 /** Apollo's own codes for requests that never reached a resolver: all are the client's input. */
@@ -24,13 +24,9 @@ export function createFormatError(opts: { production: boolean; onUnexpected?: (e
       return { ...formatted, message: original.message, extensions: { ...original.details, code: original.code } };
     }
     const existing = formatted.extensions?.code as string | undefined;
-    if (original instanceof GraphQLError && !original.originalError) {
-      // Parse, validation and variable errors from graphql-js / Apollo.
-      const code: ErrorCode = isContractCode(existing)
-        ? existing
-        : existing === undefined || CLIENT_CODES.has(existing)
-          ? 'BAD_USER_INPUT'
-          : 'INTERNAL_SERVER_ERROR';
+    if (existing && existing !== 'INTERNAL_SERVER_ERROR') {
+      // Parse, validation and variable errors from graphql-js / Apollo carry their own code.
+      const code: ErrorCode = isContractCode(existing) ? existing : CLIENT_CODES.has(existing) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR';
       const { stacktrace, ...rest } = formatted.extensions ?? {};
       return {
         ...formatted,

@@ -24,7 +24,7 @@ import {
   type OrderStatus,
 } from '../model/order.js';
 import { fromProductItem, type Product } from '../model/product.js';
-import { fromUserItem } from '../model/user.js';
+import { fromUserItem, type User } from '../model/user.js';
 import { productNotFound } from './product-repository.js';
 
 const ulid = monotonicFactory();
@@ -60,6 +60,8 @@ export interface OrderPage {
 export interface PlacedOrder extends OrderWithItems {
   /** Products with their stock after this order, for the request's cache. */
   products: Product[];
+  /** The user with its orderCount after this order, for the request's cache. */
+  user?: User | undefined;
   /** True when this call replayed an earlier placeOrder with the same idempotency key. */
   replayed: boolean;
 }
@@ -256,6 +258,7 @@ export class OrderRepository {
         order,
         items,
         products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
+        user: { ...user, orderCount: user.orderCount + 1 },
         replayed: false,
       };
     }

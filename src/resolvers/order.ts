@@ -30,6 +30,7 @@ export const orderResolvers: Resolvers = {
       loaders.orderById.clear(placed.order.id).prime(placed.order.id, placed.order);
       loaders.itemsByOrder.clear(placed.order.id).prime(placed.order.id, placed.items);
       for (const p of placed.products) loaders.productById.clear(p.id).prime(p.id, p);
+      if (placed.user) loaders.userById.clear(placed.user.id).prime(placed.user.id, placed.user);
       return placed.order;
     },
     updateOrderStatus: async (_p, { id, status }, { repos, loaders }) => {
