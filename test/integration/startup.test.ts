@@ -1,0 +1,98 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = new URL('../..', import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), 'gql-ddb-start-'));
+
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+}
+
+/** Runs the server the way `npm start` does, with its data in a temporary folder. */
+function start(env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, TABLE_NAME: 'startup-table', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"http:\/\/localhost:(\d+)\/graphql"/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), output: () => out });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(Object.assign(new Error(`exited with ${code}: ${out}`), { output: out, code })));
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+function javaProcessesFor(dir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar.*${dir}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function gql(port: number, query: string) {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  return (await res.json()) as { data?: any; errors?: unknown[] };
+}
+
+describe('npm start', () => {
+  it('serves on an embedded DynamoDB Local, keeps data across restarts and leaves no java process on Ctrl-C', async () => {
+    const first = await start();
+    expect((await fetch(`http://127.0.0.1:${first.port}/health/ready`)).status).toBe(200);
+    const created = await gql(first.port, `mutation { createUser(input: { email: "kept@example.com", name: "Kept" }) { id } }`);
+    const id = created.data.createUser.id as string;
+    expect(javaProcessesFor(dataDir)).toHaveLength(1);
+    first.child.kill('SIGINT');
+    expect(await exitOf(first.child)).toBe(0);
+    expect(javaProcessesFor(dataDir)).toEqual([]);
+
+    const second = await start();
+    expect(second.output()).toContain('table exists');
+    const read = await gql(second.port, `{ user(id: "${id}") { email } }`);
+    expect(read.data.user).toEqual({ email: 'kept@example.com' });
+    second.child.kill('SIGTERM');
+    expect(await exitOf(second.child)).toBe(0);
+    expect(javaProcessesFor(dataDir)).toEqual([]);
+  });
+
+  it('without Java fails with one message naming the three ways out', async () => {
+    const err = (await start({ PATH: '/nonexistent' }).catch((e: unknown) => e)) as { output: string; code: number };
+    expect(err.code).toBe(1);
+    expect(err.output).toMatch(/Java was not found/);
+    expect(err.output).toMatch(/install Java 17/);
+    expect(err.output).toMatch(/docker compose up/);
+    expect(err.output).toMatch(/DYNAMODB_ENDPOINT/);
+  });
+
+  it('stops with one line naming a bad variable', async () => {
+    const err = (await start({ PORT: 'eighty' }).catch((e: unknown) => e)) as { output: string; code: number };
+    expect(err.code).toBe(1);
+    expect(err.output.trim()).toMatch(/^Invalid configuration: PORT accepts a whole number from 0 to 65535 \(got "eighty"\)$/m);
+  });
+});
