@@ -1,6 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships ESM (.mjs, via "module") and CommonJS (via "main"). Node (tsx, npm start)
+    // and the dependencies that vitest leaves to Node load the CommonJS build; without this
+    // alias vitest would give our own source the ESM build, and graphql's instanceof checks
+    // fail across the two ("Cannot use GraphQLObjectType from another module or realm").
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

@@ -66,6 +66,12 @@ const envSchema = z.object({
   DYNAMODB_MAX_ATTEMPTS: int('DYNAMODB_MAX_ATTEMPTS', 1, 10).default(3),
   DYNAMODB_TIMEOUT_MS: int('DYNAMODB_TIMEOUT_MS', 100, 60000).default(3000),
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 0, 120000).default(10000),
+  QUERY_MAX_DEPTH: int('QUERY_MAX_DEPTH', 1, 100).default(10),
+  QUERY_MAX_ALIASES: int('QUERY_MAX_ALIASES', 0, 1000).default(15),
+  QUERY_MAX_TOKENS: int('QUERY_MAX_TOKENS', 10, 100000).default(2000),
+  QUERY_MAX_DIRECTIVES: int('QUERY_MAX_DIRECTIVES', 0, 1000).default(10),
+  QUERY_MAX_CALLS: int('QUERY_MAX_CALLS', 1, 100000).default(300),
+  BODY_LIMIT_KB: int('BODY_LIMIT_KB', 1, 10240).default(100),
 });
 
 export interface Config {
@@ -87,7 +93,28 @@ export interface Config {
   readonly logLevel: string;
   readonly dynamoExtensions: boolean;
   readonly shutdownTimeoutMs: number;
+  readonly limits: QueryLimits;
 }
+
+/** Limits checked before any DynamoDB call (see README "Query limits"). */
+export interface QueryLimits {
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxTokens: number;
+  readonly maxDirectives: number;
+  /** Worst-case DynamoDB calls an operation may cause (from `first`, list sizes, nesting). */
+  readonly maxCalls: number;
+  readonly bodyLimitBytes: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = Object.freeze({
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 2000,
+  maxDirectives: 10,
+  maxCalls: 300,
+  bodyLimitBytes: 100 * 1024,
+});
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -145,5 +172,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dynamoExtensions: e.DYNAMODB_EXTENSIONS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    limits: Object.freeze({
+      maxDepth: e.QUERY_MAX_DEPTH,
+      maxAliases: e.QUERY_MAX_ALIASES,
+      maxTokens: e.QUERY_MAX_TOKENS,
+      maxDirectives: e.QUERY_MAX_DIRECTIVES,
+      maxCalls: e.QUERY_MAX_CALLS,
+      bodyLimitBytes: e.BODY_LIMIT_KB * 1024,
+    }),
   });
 }

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     logger: log,
     production: config.env === 'production',
     dynamoExtensions: config.dynamoExtensions,
+    limits: config.limits,
   });
   const port = await server.listen(config.port, config.host);
   log.info({ url: `http://localhost:${port}/graphql`, target: config.dynamo.target }, 'GraphQL server ready');

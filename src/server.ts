@@ -6,7 +6,11 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { GraphQLError } from 'graphql';
+import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { createContext, type Context } from './context.js';
+import { estimateCalls } from './query-cost.js';
 import { CallCounter, runWithCallCounter } from './db/call-counter.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
@@ -20,8 +24,8 @@ export interface ServerOptions {
   production: boolean;
   /** Put `extensions.dynamodb` call counts on every response (default true). */
   dynamoExtensions?: boolean;
-  /** Largest accepted request body. */
-  bodyLimit?: string;
+  /** Query limits; defaults in config.ts. */
+  limits?: QueryLimits;
 }
 
 export interface AppServer {
@@ -75,7 +79,42 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
   };
 }
 
+/**
+ * Refuses an operation whose worst case exceeds `maxCalls` DynamoDB calls, before it runs:
+ * the cost follows `first`, list sizes and nesting (query-cost.ts).
+ */
+function callBudgetPlugin(maxCalls: number): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return;
+          const worst = estimateCalls(schema, document, operation, request.variables ?? {});
+          if (worst > maxCalls) {
+            throw new GraphQLError(
+              `Query cost limit exceeded: this operation may cause up to ${worst} DynamoDB calls; the limit is ${maxCalls}. ` +
+                'Ask for fewer items (first, ids) or less nesting.',
+              { extensions: { code: 'BAD_USER_INPUT', limit: 'cost', max: maxCalls, found: worst, http: { status: 400 } } },
+            );
+          }
+        },
+      };
+    },
+  };
+}
+
 export function createServer(opts: ServerOptions): AppServer {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  // graphql-armor: depth, aliases, tokens and directives are checked before execution (and
+  // field suggestions are hidden in production, where introspection is off too).
+  const armor = new ApolloArmor({
+    maxDepth: { n: limits.maxDepth },
+    maxAliases: { n: limits.maxAliases },
+    maxTokens: { n: limits.maxTokens },
+    maxDirectives: { n: limits.maxDirectives },
+    costLimit: { enabled: false },
+    blockFieldSuggestion: { enabled: opts.production },
+  }).protect();
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createHttpServer(app);
@@ -92,7 +131,11 @@ export function createServer(opts: ServerOptions): AppServer {
       production: opts.production,
       onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
     }),
+    validationRules: armor.validationRules,
     plugins: [
+      // armor's typings point at Apollo's CommonJS build; the objects are the same.
+      ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
+      callBudgetPlugin(limits.maxCalls),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
@@ -127,7 +170,7 @@ export function createServer(opts: ServerOptions): AppServer {
         started = true;
         app.use(
           '/graphql',
-          express.json({ limit: opts.bodyLimit ?? '100kb' }),
+          express.json({ limit: limits.bodyLimitBytes }),
           (req, res, next) => {
             const calls = new CallCounter();
             res.locals.calls = calls;
