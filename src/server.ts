@@ -213,5 +213,7 @@ const jsonErrorHandler: ErrorRequestHandler = (err, _req, res, next) => {
           : 'Unexpected error';
   res.status(status).json({
     errors: [{ message, extensions: { code: status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR' } }],
+    // Rejected before any resolver ran: no DynamoDB call was made.
+    extensions: { dynamodb: { calls: 0, operations: {} } },
   });
 };

@@ -182,6 +182,9 @@ describe('reading orders', () => {
       const r = await s.gql(`query($st: OrderStatus!) { ordersByStatus(status: $st, first: 100) { edges { node { id status } } } }`, { st: status });
       return r.data!.ordersByStatus.edges.map((e: { node: { id: string } }) => e.node.id) as string[];
     };
+    const withUsers = await s.gql(`{ ordersByStatus(status: PAID, first: 3) { edges { node { user { id } } } } }`);
+    // The users of all orders on the page are read together in one BatchGetItem.
+    expect(withUsers.extensions!.dynamodb).toMatchObject({ calls: 2, operations: { Query: 1, BatchGetItem: 1 } });
     const paid = await byStatus('PAID');
     expect(paid.filter((id) => ids.includes(id))).toEqual(ids.slice(0, 3).reverse());
     expect((await byStatus('PENDING')).filter((id) => ids.includes(id))).toEqual([ids[3]]);
