@@ -1,0 +1,166 @@
+/**
+ * Instrumentation shared by the three server variants (each runs in its own process):
+ *
+ * - a middleware on the DynamoDB client records, per request (the request's CallCounter, see
+ *   src/db/call-counter.ts), every call's operation, start and end;
+ * - "waves" (the longest chain of dependent calls) are measured causally, not from timing alone:
+ *   a call B depends on a call A when B is started while the completion of A is being processed,
+ *   i.e. in the same event-loop callback (the microtasks and nextTicks that follow the socket
+ *   read that finished A; DataLoader dispatches on nextTick, so its batches count too). Event-loop
+ *   callbacks are told apart with an async_hooks `before` hook on non-promise resources. Timing
+ *   alone ("B started after A ended") over-counts when parallel calls finish at different times.
+ *   The hook costs CPU, so it is only on while the harness measures calls, never under load;
+ * - a small control server (another port) answers the harness: the last request's calls and
+ *   waves, and the process's memory (VmHWM = peak RSS).
+ */
+import { createHook } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { currentCallCounter, type CallCounter } from '../../src/db/call-counter.js';
+
+export interface Span {
+  op: string;
+  /** ms since the request's first call. */
+  start: number;
+  end: number;
+  /** Position in the longest causal chain ending with this call (1 = depends on no call). */
+  depth: number;
+}
+
+interface RequestRecord {
+  t0: number;
+  spans: (Span & { endTurn: number })[];
+}
+
+let turn = 0;
+let tracking = false;
+const callbackResources = new Set<number>();
+const hook = createHook({
+  init(asyncId, type) {
+    // Promises and nextTick objects run inside the callback that created them: same turn.
+    if (type !== 'PROMISE' && type !== 'TickObject' && type !== 'Microtask') callbackResources.add(asyncId);
+  },
+  before(asyncId) {
+    if (callbackResources.has(asyncId)) turn++;
+  },
+  destroy(asyncId) {
+    callbackResources.delete(asyncId);
+  },
+});
+
+const records = new WeakMap<CallCounter, RequestRecord>();
+let last: RequestRecord | undefined;
+
+export function setTracking(on: boolean): void {
+  if (on === tracking) return;
+  tracking = on;
+  if (on) hook.enable();
+  else {
+    hook.disable();
+    callbackResources.clear();
+  }
+}
+
+/** Records calls per request into the request's record (only while tracking). */
+export function instrumentClient(client: DynamoDBClient): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const counter = currentCallCounter();
+      if (!tracking || !counter) return next(args);
+      let rec = records.get(counter);
+      if (!rec) {
+        rec = { t0: performance.now(), spans: [] };
+        records.set(counter, rec);
+        last = rec;
+      }
+      const now = turn;
+      let depth = 1;
+      for (const s of rec.spans) if (s.endTurn === now && s.depth + 1 > depth) depth = s.depth + 1;
+      const span = {
+        op: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
+        start: performance.now() - rec.t0,
+        end: Number.NaN,
+        depth,
+        endTurn: -1,
+      };
+      rec.spans.push(span);
+      try {
+        return await next(args);
+      } finally {
+        span.end = performance.now() - rec.t0;
+        span.endTurn = turn;
+      }
+    },
+    { step: 'initialize', name: 'benchSpans' },
+  );
+}
+
+/** Longest chain by timing alone (B after A when B starts after A ended): an upper bound. */
+function timingWaves(spans: Span[]): number {
+  const sorted = [...spans].sort((a, b) => a.start - b.start);
+  const depth: number[] = [];
+  sorted.forEach((s, i) => {
+    let d = 1;
+    for (let j = 0; j < i; j++) if (sorted[j]!.end <= s.start && depth[j]! + 1 > d) d = depth[j]! + 1;
+    depth.push(d);
+  });
+  return Math.max(0, ...depth);
+}
+
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
+  const m = process.memoryUsage();
+  return {
+    pid: process.pid,
+    rssMB: kb('VmRSS') / 1024,
+    peakRssMB: kb('VmHWM') / 1024,
+    heapUsedMB: mb(m.heapUsed),
+    heapTotalMB: mb(m.heapTotal),
+    externalMB: mb(m.external),
+    arrayBuffersMB: mb(m.arrayBuffers),
+  };
+}
+
+/** The control server: GET /last, GET /memory, POST /tracking?on=1|0. */
+export function startControlServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const send = (body: unknown) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/last') {
+      const spans = (last?.spans ?? []).map(({ endTurn: _t, ...s }) => s);
+      return send({ calls: spans.length, waves: Math.max(0, ...spans.map((s) => s.depth)), timingWaves: timingWaves(spans), spans });
+    }
+    if (url.pathname === '/memory') return send(memory());
+    if (url.pathname === '/tracking' && req.method === 'POST') {
+      setTracking(url.searchParams.get('on') === '1');
+      last = undefined;
+      return send({ tracking });
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })));
+}
+
+/** What every variant prints once it listens; the harness waits for this line. */
+export function announceReady(port: number, controlPort: number): void {
+  process.stdout.write(`BENCH_READY ${JSON.stringify({ port, controlPort, pid: process.pid })}\n`);
+}
+
+export interface VariantEnv {
+  endpoint: string;
+  tableName: string;
+}
+
+export function variantEnv(): VariantEnv {
+  const endpoint = process.env.BENCH_DYNAMODB_ENDPOINT;
+  const tableName = process.env.BENCH_TABLE_NAME;
+  if (!endpoint || !tableName) throw new Error('BENCH_DYNAMODB_ENDPOINT and BENCH_TABLE_NAME must be set (the harness sets them)');
+  return { endpoint, tableName };
+}

@@ -1,0 +1,23 @@
+/**
+ * The project's server, unchanged (src/server.ts createServer), for the harness: its own process
+ * so its peak RSS can be read and the load generator does not share its event loop.
+ */
+import { pino } from 'pino';
+import { createDatabase } from '../src/db/database.js';
+import { createServer } from '../src/server.js';
+import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
+
+const { endpoint, tableName } = variantEnv();
+const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: 10_000 });
+instrumentClient(db.client);
+const server = createServer({
+  db,
+  // Per-request info lines off: the other variants do not log either (see bench/README.md).
+  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }),
+  production: true,
+  dynamoExtensions: true,
+});
+const port = await server.listen(0, '127.0.0.1');
+const control = await startControlServer();
+announceReady(port, control.port);
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,138 @@
+/**
+ * `npm run seed`: writes a deterministic demo data set into the configured table.
+ *
+ *   npm run seed                         50 users x 2 addresses x 5 orders, 100 products
+ *   npm run seed -- --users=200 --orders=10 --addresses=3 --products=500
+ *
+ * Configuration is the server's (see src/config.ts): with the default `embedded` target it
+ * starts DynamoDB Local on DATA_DIR itself, so `npm start` must not be running at the same time.
+ * A second run finds the seed marker and changes nothing.
+ */
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { createDatabase } from '../src/db/database.js';
+import { EmbeddedDynamoError, startEmbeddedDynamo, type EmbeddedDynamo } from '../src/db/embedded-dynamodb.js';
+import { ensureTable, tableExists } from '../src/db/ensure-table.js';
+import { seedDatabase, type SeedOptions, type SeedProgress } from '../src/seed/seed-data.js';
+
+const DEFAULTS = { users: 50, addressesPerUser: 2, ordersPerUser: 5, products: 100 };
+
+const FLAGS: Record<string, keyof typeof DEFAULTS | 'seed' | 'concurrency'> = {
+  users: 'users',
+  addresses: 'addressesPerUser',
+  orders: 'ordersPerUser',
+  products: 'products',
+  seed: 'seed',
+  concurrency: 'concurrency',
+};
+
+function parseArgs(argv: string[]): Omit<SeedOptions, 'onProgress'> {
+  const opts: Omit<SeedOptions, 'onProgress'> = { ...DEFAULTS };
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') {
+      console.log('Usage: npm run seed -- [--users=N] [--addresses=N] [--orders=N] [--products=N] [--seed=N] [--concurrency=N]');
+      process.exit(0);
+    }
+    const m = /^--([a-z]+)=(\d+)$/.exec(arg);
+    const key = m ? FLAGS[m[1]!] : undefined;
+    if (!m || !key) {
+      console.error(`Unknown argument ${JSON.stringify(arg)}; try --help`);
+      process.exit(2);
+    }
+    (opts as unknown as Record<string, number>)[key] = Number(m[2]);
+  }
+  return opts;
+}
+
+function progressPrinter(): (p: SeedProgress) => void {
+  const tty = process.stdout.isTTY === true;
+  let lastQuarter = -1;
+  let lastPhase = '';
+  return (p) => {
+    if (p.phase === 'done') {
+      if (tty) process.stdout.write('\n');
+      return;
+    }
+    const line = `  ${p.phase.padEnd(8)} ${String(p.done).padStart(6)}/${p.total}`;
+    if (tty) {
+      // Overwrite the line in place; a newline when a phase ends.
+      process.stdout.write(`\r${line}`);
+      if (p.done === p.total) process.stdout.write('\n');
+      return;
+    }
+    // Not a terminal (CI, a pipe): a few lines per phase.
+    if (p.phase !== lastPhase) {
+      lastPhase = p.phase;
+      lastQuarter = -1;
+    }
+    const quarter = p.total === 0 ? 4 : Math.floor((p.done / p.total) * 4);
+    if (quarter !== lastQuarter) {
+      lastQuarter = quarter;
+      console.log(line);
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const opts = parseArgs(process.argv.slice(2));
+
+  let embedded: EmbeddedDynamo | undefined;
+  let endpoint = config.dynamo.endpoint;
+  if (config.dynamo.target === 'embedded') {
+    console.log(`Starting the embedded DynamoDB Local on ${config.embedded.dataDir}`);
+    console.log('(`npm start` must not be running at the same time: both would open the same data file.)');
+    embedded = await startEmbeddedDynamo({ port: config.embedded.port, dataDir: config.embedded.dataDir });
+    endpoint = embedded.endpoint;
+  }
+  const db = createDatabase(config.tableName, {
+    region: config.dynamo.region,
+    endpoint,
+    local: config.dynamo.target !== 'aws',
+    maxAttempts: config.dynamo.maxAttempts,
+    timeoutMs: Math.max(config.dynamo.timeoutMs, 10_000),
+  });
+  try {
+    if (config.dynamo.createTable) {
+      const created = await ensureTable(db.client, config.tableName);
+      if (created) console.log(`Created table ${config.tableName}`);
+    } else if (!(await tableExists(db.client, config.tableName))) {
+      throw new Error(`Table ${config.tableName} does not exist (CREATE_TABLE is off); run npm run db:create first`);
+    }
+    console.log(
+      `Seeding ${config.tableName} (${config.dynamo.target}): ${opts.users} users x ${opts.addressesPerUser} addresses x ` +
+        `${opts.ordersPerUser} orders, ${opts.products} products`,
+    );
+    const summary = await seedDatabase(db, { ...opts, onProgress: progressPrinter() });
+    if (summary.skipped) {
+      console.log(`Already seeded on ${summary.seededAt} (marker SEED#v1 found); nothing written.`);
+    } else {
+      const c = summary.counts;
+      console.log(
+        `Seeded in ${(summary.durationMs / 1000).toFixed(1)} s with ${summary.dynamodbCalls} DynamoDB calls: ` +
+          `${c.products} products (${c.featuredProducts} featured), ${c.users} users, ${c.addresses} addresses, ` +
+          `${c.orders} orders with ${c.orderLines} lines`,
+      );
+      console.log(`Orders by status: ${Object.entries(c.ordersByStatus).map(([s, n]) => `${s} ${n}`).join(', ')}`);
+      const u = summary.users[0];
+      if (u) console.log(`Try: { user(id: "${u.id}") { name addresses { city } orders(first: 3) { edges { node { totalCents } } } } }`);
+    }
+  } finally {
+    db.client.destroy();
+    await embedded?.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof EmbeddedDynamoError) console.error(e.message);
+  else console.error('Seeding failed:', e instanceof Error ? e.message : e);
+  process.exit(1);
+});
