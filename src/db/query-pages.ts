@@ -110,7 +110,8 @@ export async function queryPage(
       })
     : undefined;
   const isNode = page.isNode ?? (() => true);
-  const perNode = page.itemsPerNode ?? 1;
+  let perNode = page.itemsPerNode ?? 1;
+  let read = 0;
   const nodes: Page['nodes'] = [];
   const items: Item[] = [];
   let hasNextPage = false;
@@ -119,6 +120,7 @@ export async function queryPage(
     const wanted = page.first + 1 - nodes.length;
     const limit = Math.min(MAX_QUERY_LIMIT, wanted * perNode);
     const out = await doc.send(new QueryCommand(buildQueryInput(q, limit, startKey)));
+    read += out.Items?.length ?? 0;
     let done = false;
     for (const raw of (out.Items ?? []) as Item[]) {
       if (isNode(raw)) {
@@ -134,6 +136,8 @@ export async function queryPage(
     if (done) break;
     startKey = out.LastEvaluatedKey as CursorKey | undefined;
     if (!startKey) break;
+    // Size the next read by what this partition really holds per node, with some headroom.
+    if (nodes.length > 0) perNode = Math.max(perNode, Math.ceil((read / nodes.length) * 1.25));
   }
   return { nodes, items, hasNextPage, endCursor: nodes.at(-1)?.cursor ?? null };
 }

@@ -35,6 +35,9 @@ const ulid = monotonicFactory();
  */
 export const MAX_ORDER_LINES = Math.floor((TRANSACTION_MAX_ACTIONS - 3) / 2);
 
+/** Items read per order when paging a user's orders in GSI1 (the header and its lines). */
+export const USER_ORDERS_ITEMS_PER_ORDER = 8;
+
 /** Attempts when a product's price changed between our read and our write. */
 const PRICE_ATTEMPTS = 3;
 const OPTIMISTIC_ATTEMPTS = 4;
@@ -95,7 +98,9 @@ export class OrderRepository {
     const page = await queryPage(
       this.db.doc,
       { tableName: this.db.tableName, index: INDEXES.userOrders, partition: keys.userOrdersPartition(userId), forward: false },
-      { scope: 'userOrders', first, after, isNode: isOrderItem, itemsPerNode: 4 },
+      // Limit counts items read, lines included: room for 7 lines per order on average keeps
+      // typical pages to one Query; denser partitions take a follow-up read sized from the first.
+      { scope: 'userOrders', first, after, isNode: isOrderItem, itemsPerNode: USER_ORDERS_ITEMS_PER_ORDER },
     );
     const itemsByOrder = new Map<string, OrderItem[]>();
     for (const n of page.nodes) itemsByOrder.set(n.item.id as string, []);

@@ -1,6 +1,27 @@
+import { getArgumentValues, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
+import type { Context } from '../context.js';
 import { addressSchema, createUserSchema, parseFirst, parseId, parseIds, parseInput, updateUserSchema } from '../validation.js';
-import { selectsField } from './lookahead.js';
+import { selectedFields, selectsField } from './lookahead.js';
+
+/**
+ * Starts the GSI1 Query for each `orders` field in the selection while the profile is being
+ * read, so `user(id) { orders { ... } }` takes one round trip less. The page lands in the
+ * userOrders loader under the same key User.orders uses; errors surface there, not here.
+ */
+function prefetchOrders(userId: string, info: GraphQLResolveInfo, loaders: Context['loaders']): void {
+  const userType = info.schema.getType('User');
+  const ordersField = isObjectType(userType) ? userType.getFields().orders : undefined;
+  if (!ordersField) return;
+  for (const node of selectedFields(info, 'orders')) {
+    try {
+      const args = getArgumentValues(ordersField, node, info.variableValues) as { first?: number | null; after?: string | null };
+      loaders.userOrders.load({ userId, first: parseFirst(args.first), after: args.after ?? null }).catch(() => undefined);
+    } catch {
+      // Invalid arguments: User.orders reports them.
+    }
+  }
+}
 
 export const userResolvers: Resolvers = {
   Query: {
@@ -8,6 +29,7 @@ export const userResolvers: Resolvers = {
     // addresses together; without, the profile comes from the batched BatchGetItem loader.
     user: async (_p, { id }, { loaders }, info) => {
       parseId(id, 'id');
+      prefetchOrders(id, info, loaders);
       if (selectsField(info, 'addresses')) return (await loaders.userWithAddresses.load(id)).user ?? null;
       return loaders.userById.load(id);
     },
