@@ -81,6 +81,26 @@ describe('npm start', () => {
     expect(javaProcessesFor(dataDir)).toEqual([]);
   });
 
+  it('drains an in-flight request on SIGTERM before it exits', async () => {
+    const server = await start({ QUERY_MAX_CALLS: '1000', SHUTDOWN_TIMEOUT_MS: '20000' });
+    const ids = Array.from({ length: 400 }, (_, i) => `missing-${i}`);
+    // 400 single-partition Queries: long enough to be in flight when SIGTERM arrives.
+    const pending = fetch(`http://127.0.0.1:${server.port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'query($ids: [ID!]!) { users(ids: $ids) { addresses { id } } }', variables: { ids } }),
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    server.child.kill('SIGTERM');
+    const res = await pending;
+    const body = (await res.json()) as { data: { users: unknown[] } };
+    expect(res.status).toBe(200);
+    expect(body.data.users).toHaveLength(400);
+    expect(await exitOf(server.child)).toBe(0);
+    expect(server.output()).toMatch(/draining in-flight requests/);
+    expect(javaProcessesFor(dataDir)).toEqual([]);
+  });
+
   it('without Java fails with one message naming the three ways out', async () => {
     const err = (await start({ PATH: '/nonexistent' }).catch((e: unknown) => e)) as { output: string; code: number };
     expect(err.code).toBe(1);
