@@ -123,8 +123,11 @@ describe('Dockerfile', () => {
   it('starts the file that npm run build emits for src/main.ts, on the port compose publishes', () => {
     const main = emittedPath('src/main.ts');
     expect(main).toBe('dist/src/main.js');
-    expect(JSON.parse(ops('CMD').at(-1)!)).toEqual(['node', main]);
-    expect(JSON.parse(read('package.json')).scripts['start:prod']).toBe(`node ${main}`);
+    // The image starts node exactly as `npm run start:prod` does (same V8 flags, same file).
+    const cmd = JSON.parse(ops('CMD').at(-1)!) as string[];
+    expect(cmd[0]).toBe('node');
+    expect(cmd.at(-1)).toBe(main);
+    expect(JSON.parse(read('package.json')).scripts['start:prod']).toBe(cmd.join(' '));
     expect(ops('EXPOSE')).toEqual(['4000']);
   });
 
