@@ -105,12 +105,14 @@ function callBudgetPlugin(maxCalls: number): ApolloServerPlugin<Context> {
 
 export function createServer(opts: ServerOptions): AppServer {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  // graphql-armor: depth, aliases, tokens and directives are checked before execution (and
-  // field suggestions are hidden in production, where introspection is off too).
+  // graphql-armor: depth, aliases and directives are checked before execution (and field
+  // suggestions are hidden in production, where introspection is off too). Tokens are counted
+  // by graphql-js's own parser (parseOptions below): armor's token plugin re-parses in a plugin
+  // hook, where a syntax error becomes an HTTP 500 instead of a 400.
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
-    maxTokens: { n: limits.maxTokens },
+    maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: opts.production },
@@ -131,6 +133,7 @@ export function createServer(opts: ServerOptions): AppServer {
       production: opts.production,
       onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
     }),
+    parseOptions: { maxTokens: limits.maxTokens },
     validationRules: armor.validationRules,
     plugins: [
       // armor's typings point at Apollo's CommonJS build; the objects are the same.
