@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, isAppError, toAppError, type ErrorCode } from './errors.js';
 
 /** Apollo's own codes for requests that never reached a resolver: all are the client's input. */
@@ -37,6 +37,12 @@ export function createFormatError(opts: { production: boolean; onUnexpected?: (e
           ...(existing && existing !== code ? { reason: existing } : {}),
         },
       };
+    }
+    // Apollo's own request errors that carry no code (a persisted query whose hash does not
+    // match, ...) carry a 4xx status: the client's input, not an internal error.
+    const status = original instanceof GraphQLError ? (original.extensions?.http as { status?: number } | undefined)?.status : undefined;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
     }
     const app = toAppError(original);
     if (app.code === 'INTERNAL_SERVER_ERROR') opts.onUnexpected?.(original);

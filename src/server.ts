@@ -7,7 +7,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { createContext, type Context } from './context.js';
 import { estimateCalls } from './query-cost.js';
@@ -134,7 +134,7 @@ export function createServer(opts: ServerOptions): AppServer {
       onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
     }),
     parseOptions: { maxTokens: limits.maxTokens },
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, knownOperationTypeRule],
     plugins: [
       // armor's typings point at Apollo's CommonJS build; the objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
@@ -220,3 +220,14 @@ const jsonErrorHandler: ErrorRequestHandler = (err, _req, res, next) => {
     extensions: { dynamodb: { calls: 0, operations: {} } },
   });
 };
+
+/** An operation type the schema lacks (a subscription here) is the client's error, found before execution. */
+function knownOperationTypeRule(context: ValidationContext): ASTVisitor {
+  return {
+    OperationDefinition(node) {
+      if (!context.getSchema().getRootType(node.operation)) {
+        context.reportError(new GraphQLError(`This API has no ${node.operation} operations`, { nodes: node }));
+      }
+    },
+  };
+}

@@ -39,6 +39,8 @@ export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
       // SERVICE_UNAVAILABLE instead of hanging the request.
       connectionTimeout: Math.min(opts.timeoutMs ?? 3000, 2000),
       requestTimeout: opts.timeoutMs ?? 3000,
+      // Since @smithy/node-http-handler 4.14, requestTimeout only logs a warning unless this is set.
+      throwOnRequestTimeout: true,
     },
   });
   addCallCounting(client);

@@ -238,6 +238,19 @@ export class OrderRepository {
         await transactWrite(this.db.doc, actions);
       } catch (e) {
         if (!(e instanceof TransactionCancelledError)) throw e;
+        // The order id is new on every attempt: when its Put fails because that order already
+        // exists, an earlier send of this same transaction committed (its answer was lost and
+        // the resend after a conflict carried a new token). The order is placed; do not place another.
+        const mine = e.find('order:')?.item;
+        if (mine && mine.userId === userId && mine.createdAt === now) {
+          return {
+            order,
+            items,
+            products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
+            user: { ...user, orderCount: user.orderCount + 1 },
+            replayed: false,
+          };
+        }
         if (idemKey && e.find('idempotency')) {
           // A concurrent call with the same key won the race: answer with its order.
           const rec = await this.db.doc.send(
