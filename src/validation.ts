@@ -114,8 +114,13 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, argum
   throw badInput(`${path}: ${issue.message}; got ${JSON.stringify(shown) ?? 'nothing'}`, { argument: path });
 }
 
+/** On every read's hot path: a plain check, not a schema built per call. */
 export function parseId(value: string, argument: string): string {
-  return parseInput(idSchema(argument), value, argument);
+  if (value.length === 0) throw badInput(`${argument}: ${argument} must not be empty; got ""`, { argument });
+  if (value.length > LIMITS.idLength) {
+    throw badInput(`${argument}: ${argument} must be at most ${LIMITS.idLength} characters; got ${value.length} characters`, { argument });
+  }
+  return value;
 }
 
 export function parseIds(values: readonly string[], argument: string): string[] {
