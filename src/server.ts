@@ -128,6 +128,9 @@ export function createServer(opts: ServerOptions): AppServer {
     introspection: !opts.production,
     includeStacktraceInErrorResponses: !opts.production,
     csrfPrevention: true,
+    // main.ts owns SIGINT/SIGTERM (drain, then stop DynamoDB Local); Apollo's own handlers
+    // would race it and leave the drain hanging.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     formatError: createFormatError({
       production: opts.production,

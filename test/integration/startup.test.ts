@@ -21,7 +21,8 @@ interface Started {
 function start(env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, TABLE_NAME: 'startup-table', LOG_LEVEL: 'info', ...env },
+    // NODE_ENV as npm start has it (vitest sets "test", which changes Apollo's signal handling).
+    env: { ...process.env, NODE_ENV: 'development', PORT: '0', DATA_DIR: dataDir, TABLE_NAME: 'startup-table', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
