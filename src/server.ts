@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Response } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -14,6 +14,7 @@ import { estimateCalls } from './query-cost.js';
 import { CallCounter, runWithCallCounter } from './db/call-counter.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
+import { ERROR_CODES } from './errors.js';
 import { createFormatError } from './format-error.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
@@ -180,6 +181,7 @@ export function createServer(opts: ServerOptions): AppServer {
           (req, res, next) => {
             const calls = new CallCounter();
             res.locals.calls = calls;
+            completeHttpErrors(res, calls, opts.dynamoExtensions !== false);
             // Every DynamoDB call made while serving this request is counted into `calls`.
             runWithCallCounter(calls, next);
           },
@@ -202,6 +204,33 @@ export function createServer(opts: ServerOptions): AppServer {
     async stop() {
       await apollo.stop();
     },
+  };
+}
+
+/**
+ * Apollo answers some requests before its plugins run (CSRF-blocked, no query, wrong method)
+ * with `{ errors }` only. This gives those the contract's shape too: a contract code on every
+ * error and `extensions.dynamodb`. Responses that already carry both pass untouched.
+ */
+function completeHttpErrors(res: Response, calls: CallCounter, withCalls: boolean): void {
+  const send = res.send.bind(res);
+  res.send = (body?: unknown) => {
+    if (typeof body === 'string' && body.startsWith('{"errors"') && !body.includes('"dynamodb":')) {
+      try {
+        const parsed = JSON.parse(body) as { errors?: { extensions?: Record<string, unknown> }[]; extensions?: Record<string, unknown> };
+        for (const e of parsed.errors ?? []) {
+          const code = e.extensions?.code;
+          if (typeof code !== 'string' || !(ERROR_CODES as readonly string[]).includes(code)) {
+            e.extensions = { ...e.extensions, code: res.statusCode < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR' };
+          }
+        }
+        if (withCalls) parsed.extensions = { ...parsed.extensions, dynamodb: calls.toJSON() };
+        return send(JSON.stringify(parsed));
+      } catch {
+        // Not JSON after all: send as it is.
+      }
+    }
+    return send(body);
   };
 }
 

@@ -45,13 +45,17 @@ export class TransactionCancelledError extends Error {
     );
   }
 
-  /** The first failed action whose label starts with `prefix`, if any. */
+  /**
+   * The first action whose label starts with `prefix` and whose condition failed, if any.
+   * Only ConditionalCheckFailed says something about the stored item; other codes do not.
+   */
   find(prefix: string): CancellationReason | undefined {
-    return this.reasons.find((r) => r.label.startsWith(prefix));
+    return this.reasons.find((r) => r.code === 'ConditionalCheckFailed' && r.label.startsWith(prefix));
   }
 
-  get isConflictOnly(): boolean {
-    return this.reasons.length > 0 && this.reasons.every((r) => r.code === 'TransactionConflict');
+  /** A concurrent transaction held one of the items: the outcome is unknown until retried. */
+  get hasConflict(): boolean {
+    return this.reasons.some((r) => r.code === 'TransactionConflict');
   }
 }
 
@@ -104,8 +108,8 @@ export interface TransactOptions {
 
 /**
  * Runs TransactWriteItems. Cancellations become TransactionCancelledError with one reason per
- * failed action, in the order of the actions. Cancellations caused only by transaction
- * conflicts are retried with backoff, as AWS recommends; past the attempts they are
+ * failed action, in the order of the actions. Cancellations that involve a transaction
+ * conflict are retried with backoff, as AWS recommends; past the attempts they are
  * SERVICE_UNAVAILABLE.
  */
 export async function transactWrite(
@@ -122,7 +126,9 @@ export async function transactWrite(
     } catch (e) {
       const cancelled = toCancelledError(e, actions);
       if (!cancelled) throw e;
-      if (cancelled.isConflictOnly) {
+      // Retried even when a condition failed alongside: without the conflict the next attempt
+      // either succeeds or fails on its conditions alone, which then say the real reason.
+      if (cancelled.hasConflict) {
         if (attempt >= attempts) {
           throw new AppError(
             'SERVICE_UNAVAILABLE',

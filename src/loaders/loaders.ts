@@ -64,11 +64,13 @@ export function createLoaders(repos: Repositories) {
     ),
   );
 
+  // prime() keeps what is cached already: a mutation earlier in this request wrote fresher
+  // values than an (eventually consistent) index read. Lines are primed only when complete.
   const primeOrderPage = (page: OrderPage) => {
     for (const { order } of page.nodes) {
-      orderById.clear(order.id).prime(order.id, order);
+      orderById.prime(order.id, order);
       const items = page.itemsByOrder?.get(order.id);
-      if (items) itemsByOrder.clear(order.id).prime(order.id, items);
+      if (items && items.length === order.itemCount) itemsByOrder.prime(order.id, items);
     }
     return page;
   };

@@ -259,8 +259,10 @@ export class OrderRepository {
           if (rec.Item) return this.replay(rec.Item, fingerprint, idemKey);
         }
         if (e.find('user:')) throw notFound(`No user with id ${userId}`, { userId });
+        // Anything but a failed condition (a validation error, ...) is not ours to retry.
+        if (!e.reasons.some((r) => r.code === 'ConditionalCheckFailed')) throw e;
         let priceMoved = false;
-        for (const r of e.reasons.filter((x) => x.label.startsWith('product:'))) {
+        for (const r of e.reasons.filter((x) => x.code === 'ConditionalCheckFailed' && x.label.startsWith('product:'))) {
           const productId = r.label.slice('product:'.length);
           if (!r.item) throw productNotFound(productId);
           const p = fromProductItem(r.item);
@@ -268,9 +270,9 @@ export class OrderRepository {
           if (p.stock < qty) throw insufficientStock(p, qty);
           priceMoved = true;
         }
-        if ((priceMoved || e.find('order:')) && attempt < PRICE_ATTEMPTS) continue;
+        if (attempt < PRICE_ATTEMPTS) continue;
         if (priceMoved) throw conflict('Product prices kept changing while the order was placed; try again');
-        throw e;
+        throw conflict('The order could not be placed because the data kept changing; try again');
       }
       return {
         order,
@@ -389,9 +391,12 @@ export class OrderRepository {
         await transactWrite(this.db.doc, actions);
         return { order: { ...order, status: 'CANCELLED', updatedAt: now }, items };
       } catch (e) {
-        if (!(e instanceof TransactionCancelledError) || attempt >= OPTIMISTIC_ATTEMPTS) throw e;
+        if (!(e instanceof TransactionCancelledError)) throw e;
+        if (attempt >= OPTIMISTIC_ATTEMPTS) throw conflict(`Order ${id} kept changing while it was being cancelled; try again`);
         // Products deleted since the order was placed get no stock back; try again without them.
-        const gone = e.reasons.filter((r) => r.label.startsWith('product:') && !r.item).map((r) => r.label.slice(8));
+        const gone = e.reasons
+          .filter((r) => r.code === 'ConditionalCheckFailed' && r.label.startsWith('product:') && !r.item)
+          .map((r) => r.label.slice('product:'.length));
         skipProducts = new Set([...skipProducts, ...gone]);
         // Otherwise the status changed under us: read again and decide again.
       }

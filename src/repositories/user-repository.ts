@@ -102,6 +102,8 @@ export class UserRepository {
     for (let attempt = 1; ; attempt++) {
       const current = await this.getUserConsistent(id);
       if (!current) throw userNotFound(id);
+      // Nothing to change: answer with the stored user, and leave updatedAt alone.
+      if (input.name == null && input.email == null) return current;
       const now = new Date().toISOString();
       const next: User = {
         ...current,
@@ -122,8 +124,8 @@ export class UserRepository {
       };
       try {
         if (!emailMoves) {
-          await this.db.doc.send(new UpdateCommand(update));
-          return next;
+          const out = await this.db.doc.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
+          return fromUserItem(out.Attributes!);
         }
         await transactWrite(this.db.doc, [
           { label: `user:${id}`, action: { Update: update } },
@@ -195,14 +197,18 @@ export class UserRepository {
         },
         ...addresses.map((a) => ({
           label: `address:${a.id}`,
-          action: { Delete: { TableName: this.db.tableName, Key: keys.address(id, a.id) } },
+          // With the count check, this catches an address set that changed but kept its size.
+          action: { Delete: { TableName: this.db.tableName, Key: keys.address(id, a.id), ConditionExpression: 'attribute_exists(PK)' } },
         })),
       ];
       try {
         await transactWrite(this.db.doc, actions);
         return id;
       } catch (e) {
-        if (e instanceof TransactionCancelledError && e.find('user:') && attempt < OPTIMISTIC_ATTEMPTS) continue;
+        if (e instanceof TransactionCancelledError && (e.find('user:') || e.find('address:') || e.find('email:'))) {
+          if (attempt < OPTIMISTIC_ATTEMPTS) continue;
+          throw conflict(`User ${id} kept changing while it was being deleted; try again`);
+        }
         throw e;
       }
     }

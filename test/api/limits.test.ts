@@ -131,9 +131,12 @@ describe('production mode', () => {
     expect((await prod.gql(`{ product(id: "x") { id } }`)).errors).toBeUndefined();
   });
 
-  it('keeps CSRF prevention on', async () => {
+  it('keeps CSRF prevention on, answering in the contract shape', async () => {
     const res = await fetch(`${prod.url}?query=${encodeURIComponent('{ ping }')}`);
     expect(res.status).toBe(400);
+    const body = (await res.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(body.extensions.dynamodb).toEqual({ calls: 0, operations: {}, consumedCapacityUnits: 0 });
     const ok = await fetch(`${prod.url}?query=${encodeURIComponent('{ ping }')}`, { headers: { 'apollo-require-preflight': 'true' } });
     expect(ok.status).toBe(200);
   });

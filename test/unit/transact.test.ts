@@ -46,7 +46,7 @@ describe('toCancelledError', () => {
       },
     ]);
     expect(cancelled?.find('product:')?.item?.stock).toBe(2);
-    expect(cancelled?.isConflictOnly).toBe(false);
+    expect(cancelled?.hasConflict).toBe(false);
   });
 
   it('ignores errors that are not cancellations', () => {
