@@ -100,6 +100,13 @@ describe('users', () => {
     expect((await s.gql(CREATE, { input: { email: 'new@example.com', name: 'C' } })).errors![0]!.extensions!.code).toBe('CONFLICT');
   });
 
+  it('changes nothing, not even updatedAt, for an empty update', async () => {
+    const u = await createUser('still@example.com');
+    const r = await s.gql(`mutation($id: ID!) { updateUser(id: $id, input: {}) { email updatedAt } }`, { id: u.id });
+    expect(r.data!.updateUser).toEqual({ email: 'still@example.com', updatedAt: u.updatedAt });
+    expect(r.extensions!.dynamodb!.operations).toEqual({ GetItem: 1 });
+  });
+
   it('updates a missing user as NOT_FOUND, never an upsert', async () => {
     const r = await s.gql(`mutation { updateUser(id: "ghost", input: { name: "x" }) { id } }`);
     expect(r.errors![0]!.extensions!.code).toBe('NOT_FOUND');
