@@ -234,6 +234,15 @@ export class OrderRepository {
         });
       }
 
+      // What the response shows: the stock and counter right after this order, as computed
+      // from our read (saves reading them again; concurrent orders may have moved them since).
+      const placed: PlacedOrder = {
+        order,
+        items,
+        products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
+        user: { ...user, orderCount: user.orderCount + 1 },
+        replayed: false,
+      };
       try {
         await transactWrite(this.db.doc, actions);
       } catch (e) {
@@ -242,15 +251,7 @@ export class OrderRepository {
         // exists, an earlier send of this same transaction committed (its answer was lost and
         // the resend after a conflict carried a new token). The order is placed; do not place another.
         const mine = e.find('order:')?.item;
-        if (mine && mine.userId === userId && mine.createdAt === now) {
-          return {
-            order,
-            items,
-            products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
-            user: { ...user, orderCount: user.orderCount + 1 },
-            replayed: false,
-          };
-        }
+        if (mine && mine.userId === userId && mine.createdAt === now) return placed;
         if (idemKey && e.find('idempotency')) {
           // A concurrent call with the same key won the race: answer with its order.
           const rec = await this.db.doc.send(
@@ -274,13 +275,7 @@ export class OrderRepository {
         if (priceMoved) throw conflict('Product prices kept changing while the order was placed; try again');
         throw conflict('The order could not be placed because the data kept changing; try again');
       }
-      return {
-        order,
-        items,
-        products: products.map((p, i) => ({ ...p, stock: p.stock - lines[i]!.quantity })),
-        user: { ...user, orderCount: user.orderCount + 1 },
-        replayed: false,
-      };
+      return placed;
     }
   }
 

@@ -1,17 +1,9 @@
 import type { GqlResponse } from './server.js';
+import { mulberry32 } from '../../src/seed/seed-data.js';
 import { PLACE_ORDER } from './factories.js';
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, shared with the seed): the same seed gives the same run. */
+export const seededRandom = mulberry32;
 
 export type Gql = (query: string, variables?: Record<string, unknown>) => Promise<GqlResponse>;
 
