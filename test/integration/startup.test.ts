@@ -7,7 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'gql-ddb-start-'));
 
+const spawned: ChildProcess[] = [];
+
 afterAll(() => {
+  // A failed test must not leave the server or its java child behind.
+  for (const child of spawned) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const pid of javaProcessesFor(dataDir)) process.kill(Number(pid), 'SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -25,6 +30,7 @@ function start(env: Record<string, string> = {}): Promise<Started> {
     env: { ...process.env, NODE_ENV: 'development', PORT: '0', DATA_DIR: dataDir, TABLE_NAME: 'startup-table', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  spawned.push(child);
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
