@@ -14,9 +14,10 @@ import type { Database } from '../../src/db/database.js';
 import { FEATURED_PARTITION, keys, PREFIX } from '../../src/db/keys.js';
 import { INDEXES, type IndexDef } from '../../src/db/table.js';
 import { fromAddressItem } from '../../src/model/address.js';
-import { fromOrderItem, fromOrderLineItem, ORDER_ENTITY, toOrderItem, toOrderLineItem, type Order, type OrderItem } from '../../src/model/order.js';
+import { fromOrderItem, fromOrderLineItem, ORDER_ENTITY, type Order, type OrderItem } from '../../src/model/order.js';
 import { fromProductItem } from '../../src/model/product.js';
 import { fromUserItem } from '../../src/model/user.js';
+import { planOrder } from '../../src/repositories/order-repository.js';
 import { DateTime } from '../../src/resolvers/scalars.js';
 
 export interface NaiveContext {
@@ -199,54 +200,9 @@ export const naiveResolvers = {
         if (p.stock < l.quantity) throw fail('INSUFFICIENT_STOCK', `Product ${p.id} has ${p.stock} in stock`);
         return p;
       });
-      const now = new Date().toISOString();
-      const orderId = ulid();
-      const items: OrderItem[] = lines.map((l, i) => ({
-        id: `${orderId}-${i + 1}`,
-        orderId,
-        line: i + 1,
-        productId: l.productId,
-        productName: products[i]!.name,
-        unitPriceCents: products[i]!.priceCents,
-        quantity: l.quantity,
-        lineTotalCents: products[i]!.priceCents * l.quantity,
-      }));
-      const order: Order = {
-        id: orderId,
-        userId,
-        status: 'PENDING',
-        totalCents: items.reduce((s, i) => s + i.lineTotalCents, 0),
-        itemCount: items.length,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await db.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: db.tableName, Item: toOrderItem(order), ConditionExpression: 'attribute_not_exists(PK)' } },
-            {
-              Update: {
-                TableName: db.tableName,
-                Key: keys.user(userId),
-                UpdateExpression: 'SET orderCount = if_not_exists(orderCount, :zero) + :one',
-                ConditionExpression: 'attribute_exists(PK)',
-                ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
-              },
-            },
-            ...items.map((i) => ({ Put: { TableName: db.tableName, Item: toOrderLineItem(userId, i) } })),
-            ...lines.map((l, i) => ({
-              Update: {
-                TableName: db.tableName,
-                Key: keys.product(l.productId),
-                UpdateExpression: 'SET stock = stock - :qty',
-                ConditionExpression: 'attribute_exists(PK) AND stock >= :qty AND priceCents = :price',
-                ExpressionAttributeValues: { ':qty': l.quantity, ':price': products[i]!.priceCents },
-              },
-            })),
-          ],
-          ClientRequestToken: randomUUID(),
-        }),
-      );
+      // The same pure plan as the repository's: the bench compares access paths, not transactions.
+      const { order, actions } = planOrder(db.tableName, { orderId: ulid(), now: new Date().toISOString(), userId, lines, products });
+      await db.doc.send(new TransactWriteCommand({ TransactItems: actions.map((a) => a.action), ClientRequestToken: randomUUID() }));
       return order;
     },
   },

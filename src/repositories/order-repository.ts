@@ -164,75 +164,14 @@ export class OrderRepository {
 
       const user = fromUserItem(userItem);
       const now = new Date().toISOString();
-      const orderId = ulid();
-      const items: OrderItem[] = lines.map((line, i) => {
-        const p = products[i]!;
-        return {
-          id: `${orderId}-${i + 1}`,
-          orderId,
-          line: i + 1,
-          productId: p.id,
-          productName: p.name,
-          unitPriceCents: p.priceCents,
-          quantity: line.quantity,
-          lineTotalCents: p.priceCents * line.quantity,
-        };
-      });
-      const order: Order = {
-        id: orderId,
+      const { order, items, actions } = planOrder(this.db.tableName, {
+        orderId: ulid(),
+        now,
         userId: user.id,
-        status: 'PENDING',
-        totalCents: items.reduce((sum, i) => sum + i.lineTotalCents, 0),
-        itemCount: items.length,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const t = this.db.tableName;
-      const actions: LabelledAction[] = [
-        { label: `order:${orderId}`, action: { Put: { TableName: t, Item: toOrderItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
-        {
-          label: `user:${userId}`,
-          action: {
-            Update: {
-              TableName: t,
-              Key: keys.user(userId),
-              UpdateExpression: 'SET orderCount = if_not_exists(orderCount, :zero) + :one',
-              ConditionExpression: 'attribute_exists(PK)',
-              ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
-            },
-          },
-        },
-        ...items.map((i) => ({
-          label: `item:${i.line}`,
-          action: { Put: { TableName: t, Item: toOrderLineItem(userId, i) } },
-        })),
-        ...lines.map((line, i) => ({
-          label: `product:${line.productId}`,
-          action: {
-            Update: {
-              TableName: t,
-              Key: keys.product(line.productId),
-              UpdateExpression: 'SET stock = stock - :qty',
-              // Never oversells: the stock must cover the quantity at commit time, and the price
-              // copied into the line must still be the product's price.
-              ConditionExpression: 'attribute_exists(PK) AND stock >= :qty AND priceCents = :price',
-              ExpressionAttributeValues: { ':qty': line.quantity, ':price': products[i]!.priceCents },
-            },
-          },
-        })),
-      ];
-      if (idemKey) {
-        actions.push({
-          label: 'idempotency',
-          action: {
-            Put: {
-              TableName: t,
-              Item: { ...keys.idempotency(idemKey), EntityType: IDEMPOTENCY_ENTITY, orderId, fingerprint, createdAt: now },
-              ConditionExpression: 'attribute_not_exists(PK)',
-            },
-          },
-        });
-      }
+        lines,
+        products,
+        ...(idemKey ? { idempotency: { key: idemKey, fingerprint } } : {}),
+      });
 
       // What the response shows: the stock and counter right after this order, as computed
       // from our read (saves reading them again; concurrent orders may have moved them since).
@@ -255,7 +194,7 @@ export class OrderRepository {
         if (idemKey && e.find('idempotency')) {
           // A concurrent call with the same key won the race: answer with its order.
           const rec = await this.db.doc.send(
-            new GetCommand({ TableName: t, Key: keys.idempotency(idemKey), ConsistentRead: true }),
+            new GetCommand({ TableName: this.db.tableName, Key: keys.idempotency(idemKey), ConsistentRead: true }),
           );
           if (rec.Item) return this.replay(rec.Item, fingerprint, idemKey);
         }
@@ -397,6 +336,93 @@ export class OrderRepository {
       }
     }
   }
+}
+
+export interface OrderPlanInput {
+  orderId: string;
+  now: string;
+  userId: string;
+  lines: readonly OrderLineInput[];
+  /** The products of the lines, in the same order, as read. */
+  products: readonly Product[];
+  idempotency?: { key: string; fingerprint: string };
+}
+
+/**
+ * Pure: the order, its lines and the TransactWriteItems actions that place it. Names and prices
+ * are copied from the products as read; the stock updates are conditioned on that price and on
+ * enough stock, so the transaction fails rather than sell what is not there or at another price.
+ */
+export function planOrder(tableName: string, p: OrderPlanInput): { order: Order; items: OrderItem[]; actions: LabelledAction[] } {
+  const { orderId, now, userId, lines, products } = p;
+  const items: OrderItem[] = lines.map((line, i) => {
+    const product = products[i]!;
+    return {
+      id: `${orderId}-${i + 1}`,
+      orderId,
+      line: i + 1,
+      productId: product.id,
+      productName: product.name,
+      unitPriceCents: product.priceCents,
+      quantity: line.quantity,
+      lineTotalCents: product.priceCents * line.quantity,
+    };
+  });
+  const order: Order = {
+    id: orderId,
+    userId,
+    status: 'PENDING',
+    totalCents: items.reduce((sum, i) => sum + i.lineTotalCents, 0),
+    itemCount: items.length,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const actions: LabelledAction[] = [
+    { label: `order:${orderId}`, action: { Put: { TableName: tableName, Item: toOrderItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
+    {
+      label: `user:${userId}`,
+      action: {
+        Update: {
+          TableName: tableName,
+          Key: keys.user(userId),
+          UpdateExpression: 'SET orderCount = if_not_exists(orderCount, :zero) + :one',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
+        },
+      },
+    },
+    ...items.map((i) => ({
+      label: `item:${i.line}`,
+      action: { Put: { TableName: tableName, Item: toOrderLineItem(userId, i) } },
+    })),
+    ...lines.map((line, i) => ({
+      label: `product:${line.productId}`,
+      action: {
+        Update: {
+          TableName: tableName,
+          Key: keys.product(line.productId),
+          UpdateExpression: 'SET stock = stock - :qty',
+          // Never oversells: the stock must cover the quantity at commit time, and the price
+          // copied into the line must still be the product's price.
+          ConditionExpression: 'attribute_exists(PK) AND stock >= :qty AND priceCents = :price',
+          ExpressionAttributeValues: { ':qty': line.quantity, ':price': products[i]!.priceCents },
+        },
+      },
+    })),
+  ];
+  if (p.idempotency) {
+    actions.push({
+      label: 'idempotency',
+      action: {
+        Put: {
+          TableName: tableName,
+          Item: { ...keys.idempotency(p.idempotency.key), EntityType: IDEMPOTENCY_ENTITY, orderId, fingerprint: p.idempotency.fingerprint, createdAt: now },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+    });
+  }
+  return { order, items, actions };
 }
 
 export const orderNotFound = (id: string) => notFound(`No order with id ${id}`, { orderId: id });
