@@ -7,8 +7,7 @@
  * DynamoDB Local processes on one data file are not supported.
  */
 import { loadConfig } from '../src/config.js';
-import { createDatabase, type Database } from '../src/db/database.js';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../src/db/embedded-dynamodb.js';
+import { connectDatabase } from '../src/db/connect.js';
 import { ensureTable } from '../src/db/ensure-table.js';
 
 /** Where the table goes, for the messages; set once the configuration is read. */
@@ -19,31 +18,18 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config = loadConfig();
   const { target } = config.dynamo;
-  let embedded: EmbeddedDynamo | undefined;
-  let db: Database | undefined;
+  where =
+    target === 'embedded'
+      ? `embedded DynamoDB Local, data in ${config.embedded.dataDir}`
+      : target === 'endpoint'
+        ? `endpoint ${config.dynamo.endpoint}`
+        : `AWS ${config.dynamo.region}`;
+  const connection = await connectDatabase(config);
   try {
-    let endpoint = config.dynamo.endpoint;
-    if (target === 'embedded') {
-      embedded = await startEmbeddedDynamo({ port: config.embedded.port, dataDir: config.embedded.dataDir });
-      endpoint = embedded.endpoint;
-      where = `embedded DynamoDB Local, data in ${config.embedded.dataDir}`;
-    } else if (target === 'endpoint') {
-      where = `endpoint ${endpoint}`;
-    } else {
-      where = `AWS ${config.dynamo.region}`;
-    }
-    db = createDatabase(config.tableName, {
-      region: config.dynamo.region,
-      endpoint,
-      local: target !== 'aws',
-      maxAttempts: config.dynamo.maxAttempts,
-      timeoutMs: config.dynamo.timeoutMs,
-    });
-    const created = await ensureTable(db.client, config.tableName);
+    const created = await ensureTable(connection.db.client, config.tableName);
     console.log(`Table ${config.tableName} ${created ? 'created' : 'already existed'} (${where}).`);
   } finally {
-    db?.client.destroy();
-    await embedded?.stop();
+    await connection.close();
   }
 }
 

@@ -8,9 +8,9 @@
  * starts DynamoDB Local on DATA_DIR itself, so `npm start` must not be running at the same time.
  * A second run finds the seed marker and changes nothing.
  */
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
-import { createDatabase } from '../src/db/database.js';
-import { EmbeddedDynamoError, startEmbeddedDynamo, type EmbeddedDynamo } from '../src/db/embedded-dynamodb.js';
+import { loadConfigOrExit } from '../src/config.js';
+import { connectDatabase } from '../src/db/connect.js';
+import { EmbeddedDynamoError } from '../src/db/embedded-dynamodb.js';
 import { ensureTable, tableExists } from '../src/db/ensure-table.js';
 import { seedDatabase, type SeedOptions, type SeedProgress } from '../src/seed/seed-data.js';
 
@@ -73,33 +73,17 @@ function progressPrinter(): (p: SeedProgress) => void {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(1);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit();
   const opts = parseArgs(process.argv.slice(2));
 
-  let embedded: EmbeddedDynamo | undefined;
-  let endpoint = config.dynamo.endpoint;
-  if (config.dynamo.target === 'embedded') {
-    console.log(`Starting the embedded DynamoDB Local on ${config.embedded.dataDir}`);
-    console.log('(`npm start` must not be running at the same time: both would open the same data file.)');
-    embedded = await startEmbeddedDynamo({ port: config.embedded.port, dataDir: config.embedded.dataDir });
-    endpoint = embedded.endpoint;
-  }
-  const db = createDatabase(config.tableName, {
-    region: config.dynamo.region,
-    endpoint,
-    local: config.dynamo.target !== 'aws',
-    maxAttempts: config.dynamo.maxAttempts,
+  const connection = await connectDatabase(config, {
     timeoutMs: Math.max(config.dynamo.timeoutMs, 10_000),
+    onEmbeddedStart: (dataDir) => {
+      console.log(`Starting the embedded DynamoDB Local on ${dataDir}`);
+      console.log('(`npm start` must not be running at the same time: both would open the same data file.)');
+    },
   });
+  const { db } = connection;
   try {
     if (config.dynamo.createTable) {
       const created = await ensureTable(db.client, config.tableName);
@@ -126,8 +110,7 @@ async function main(): Promise<void> {
       if (u) console.log(`Try: { user(id: "${u.id}") { name addresses { city } orders(first: 3) { edges { node { totalCents } } } } }`);
     }
   } finally {
-    db.client.destroy();
-    await embedded?.stop();
+    await connection.close();
   }
 }
 

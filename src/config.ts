@@ -182,3 +182,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
   });
 }
+
+/** For entry points: the configuration, or one line on stderr and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

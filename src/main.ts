@@ -1,39 +1,19 @@
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { createDatabase } from './db/database.js';
-import { EmbeddedDynamoError, startEmbeddedDynamo, type EmbeddedDynamo } from './db/embedded-dynamodb.js';
+import { loadConfigOrExit } from './config.js';
+import { connectDatabase } from './db/connect.js';
+import { EmbeddedDynamoError } from './db/embedded-dynamodb.js';
 import { ensureTable } from './db/ensure-table.js';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(1);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.logLevel);
 
-  let embedded: EmbeddedDynamo | undefined;
-  let endpoint = config.dynamo.endpoint;
-  if (config.dynamo.target === 'embedded') {
-    log.info({ dataDir: config.embedded.dataDir }, 'starting embedded DynamoDB Local');
-    embedded = await startEmbeddedDynamo({ port: config.embedded.port, dataDir: config.embedded.dataDir });
-    endpoint = embedded.endpoint;
-    log.info({ endpoint }, 'embedded DynamoDB Local is answering');
-  }
-
-  const db = createDatabase(config.tableName, {
-    region: config.dynamo.region,
-    endpoint,
-    local: config.dynamo.target !== 'aws',
-    maxAttempts: config.dynamo.maxAttempts,
-    timeoutMs: config.dynamo.timeoutMs,
+  const connection = await connectDatabase(config, {
+    onEmbeddedStart: (dataDir) => log.info({ dataDir }, 'starting embedded DynamoDB Local'),
   });
+  const { db, embedded } = connection;
+  if (embedded) log.info({ endpoint: embedded.endpoint }, 'embedded DynamoDB Local is answering');
   if (config.dynamo.createTable) {
     const created = await ensureTable(db.client, config.tableName);
     log.info({ table: config.tableName, created }, created ? 'table created' : 'table exists');
@@ -62,8 +42,7 @@ async function main(): Promise<void> {
       await server.stop();
     } finally {
       clearTimeout(force);
-      db.client.destroy();
-      await embedded?.stop();
+      await connection.close();
       log.info('stopped');
       process.exit(0);
     }
