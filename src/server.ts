@@ -10,7 +10,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { createContext, type Context } from './context.js';
-import { estimateCalls } from './query-cost.js';
+import { callBudgetPlugin } from './plugins/call-budget.js';
 import { CallCounter, runWithCallCounter } from './db/call-counter.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
@@ -74,30 +74,6 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
             },
             'graphql request',
           );
-        },
-      };
-    },
-  };
-}
-
-/**
- * Refuses an operation whose worst case exceeds `maxCalls` DynamoDB calls, before it runs:
- * the cost follows `first`, list sizes and nesting (query-cost.ts).
- */
-function callBudgetPlugin(maxCalls: number): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ schema, document, operation, request }) {
-          if (!operation) return;
-          const worst = estimateCalls(schema, document, operation, request.variables ?? {});
-          if (worst > maxCalls) {
-            throw new GraphQLError(
-              `Query cost limit exceeded: this operation may cause up to ${worst} DynamoDB calls; the limit is ${maxCalls}. ` +
-                'Ask for fewer items (first, ids) or less nesting.',
-              { extensions: { code: 'BAD_USER_INPUT', limit: 'cost', max: maxCalls, found: worst, http: { status: 400 } } },
-            );
-          }
         },
       };
     },

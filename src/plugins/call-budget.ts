@@ -1,0 +1,28 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context.js';
+import { estimateCalls } from '../query-cost.js';
+
+/**
+ * Refuses an operation whose worst case exceeds `maxCalls` DynamoDB calls, before it runs:
+ * the cost follows `first`, list sizes and nesting (query-cost.ts).
+ */
+export function callBudgetPlugin(maxCalls: number): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return;
+          const worst = estimateCalls(schema, document, operation, request.variables ?? {});
+          if (worst > maxCalls) {
+            throw new GraphQLError(
+              `Query cost limit exceeded: this operation may cause up to ${worst} DynamoDB calls; the limit is ${maxCalls}. ` +
+                'Ask for fewer items (first, ids) or less nesting.',
+              { extensions: { code: 'BAD_USER_INPUT', limit: 'cost', max: maxCalls, found: worst, http: { status: 400 } } },
+            );
+          }
+        },
+      };
+    },
+  };
+}
