@@ -195,6 +195,8 @@ interface OpCalls {
   ratioToMinimum: number;
   /** naive calls / project calls. */
   naiveOverProject: number;
+  /** The project's call estimate (extensions.dynamodb.estimate), mean over the samples, and estimate / calls. */
+  estimate: { mean: number; overCalls: number };
   sameData: boolean;
 }
 
@@ -205,11 +207,14 @@ function median(list: number[]): number {
 
 async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): Promise<OpCalls[]> {
   for (const v of VARIANTS) await fetch(`${servers[v].control}/tracking?on=1`, { method: 'POST' });
-  const byOp = new Map<OperationName, { mins: Minimum[]; results: Record<Variant, Measured[]>; ops: Record<Variant, Record<string, number>>; same: boolean }>();
+  const byOp = new Map<
+    OperationName,
+    { mins: Minimum[]; results: Record<Variant, Measured[]>; ops: Record<Variant, Record<string, number>>; same: boolean; estimates: number[] }
+  >();
   for (const s of samples(ds)) {
     const entry =
       byOp.get(s.op) ??
-      byOp.set(s.op, { mins: [], results: { project: [], naive: [], raw: [] }, ops: { project: {}, naive: {}, raw: {} }, same: true }).get(s.op)!;
+      byOp.set(s.op, { mins: [], results: { project: [], naive: [], raw: [] }, ops: { project: {}, naive: {}, raw: {} }, same: true, estimates: [] }).get(s.op)!;
     entry.mins.push(ds.minimum(s.op, s.variables));
     const answers: string[] = [];
     for (const v of VARIANTS) {
@@ -221,6 +226,12 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
       const calls = body.extensions?.dynamodb?.calls as number;
       if (calls !== last.calls) throw new Error(`${v} ${s.op}: extensions say ${calls} calls, the client middleware saw ${last.calls}`);
       entry.results[v].push({ calls, waves: last.waves, timingWaves: last.timingWaves });
+      if (v === 'project') {
+        const estimate = body.extensions?.dynamodb?.estimate as number;
+        // The call budget must be an upper bound: a sample above it is a bug, not a figure.
+        if (!(calls <= estimate)) throw new Error(`project ${s.op}: ${calls} calls, above the estimate ${estimate}`);
+        entry.estimates.push(estimate);
+      }
       for (const sp of last.spans) entry.ops[v][sp.op] = (entry.ops[v][sp.op] ?? 0) + 1;
       answers.push(canonical(body.data));
     }
@@ -261,6 +272,10 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
       variants,
       ratioToMinimum: variants.project.total / minTotal,
       naiveOverProject: variants.naive.total / variants.project.total,
+      estimate: {
+        mean: e.estimates.reduce((a, b) => a + b, 0) / e.estimates.length,
+        overCalls: e.estimates.reduce((a, b) => a + b, 0) / Math.max(1, variants.project.total),
+      },
       sameData: e.same,
     });
   }
@@ -515,14 +530,15 @@ function markdown(r: Results): string {
   lines.push('');
   lines.push('**DynamoDB calls per operation** (mean over the samples; waves = longest chain of dependent calls, median over the samples)');
   lines.push('');
-  lines.push('| Operation | samples | minimum | project | project / minimum | at minimum | naive | naive / project | raw SDK | waves min / project / naive / raw | same data |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|');
+  lines.push('| Operation | samples | minimum | project | project / minimum | at minimum | naive | naive / project | raw SDK | waves min / project / naive / raw | estimate (budget) | estimate / project | same data |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|:---:|');
   const w = (x: { waves: number; maxWaves: number }) => (x.maxWaves > x.waves ? `${x.waves} (max ${x.maxWaves})` : String(x.waves));
   for (const c of r.calls) {
     const v = c.variants;
     lines.push(
       `| ${c.label} | ${c.samples} | ${f2(c.minimum.mean)} | ${f2(v.project.mean)} | ${f2(c.ratioToMinimum)} | ${(v.project.atMinimum * 100).toFixed(0)}% | ` +
-        `${f2(v.naive.mean)} | ${c.naiveOverProject.toFixed(1)}x | ${f2(v.raw.mean)} | ${c.minimum.waves} / ${w(v.project)} / ${w(v.naive)} / ${w(v.raw)} | ${c.sameData ? 'yes' : 'NO'} |`,
+        `${f2(v.naive.mean)} | ${c.naiveOverProject.toFixed(1)}x | ${f2(v.raw.mean)} | ${c.minimum.waves} / ${w(v.project)} / ${w(v.naive)} / ${w(v.raw)} | ` +
+        `${f2(c.estimate.mean)} | ${v.project.total ? `${f2(c.estimate.overCalls)}x` : '—'} | ${c.sameData ? 'yes' : 'NO'} |`,
     );
   }
   if (r.load.length) {

@@ -9,6 +9,8 @@ export class CallCounter {
   calls = 0;
   readonly operations: Record<string, number> = {};
   consumedCapacityUnits = 0;
+  /** The most calls the operation could make, as estimated before it ran (query-cost.ts). */
+  estimate: number | undefined;
 
   record(operation: string): void {
     this.calls += 1;
@@ -24,6 +26,7 @@ export class CallCounter {
       calls: this.calls,
       operations: { ...this.operations },
       consumedCapacityUnits: Math.round(this.consumedCapacityUnits * 100) / 100,
+      ...(this.estimate !== undefined ? { estimate: this.estimate } : {}),
     };
   }
 }

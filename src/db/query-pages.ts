@@ -1,5 +1,6 @@
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { decodeCursor, encodeCursor, type CursorKey } from './cursor.js';
+import { QUERY_MAX_LIMIT, type PageRead, type PartitionRead } from './access-patterns.js';
+import { decodeCursor, encodeCursor, type CursorKey, type CursorSpec } from './cursor.js';
 import { TABLE_KEY, type IndexDef } from './table.js';
 
 type Item = Record<string, unknown>;
@@ -48,6 +49,18 @@ function positionOf(q: PartitionQuery, item: Item): CursorKey {
   return key;
 }
 
+/** Pure: the query that reads the whole partition of `pattern` for the parent `id`. */
+export function partitionQuery(tableName: string, pattern: PartitionRead, id: string, consistentRead = false): PartitionQuery {
+  return {
+    tableName,
+    ...(pattern.index ? { index: pattern.index } : {}),
+    partition: pattern.partition(id),
+    ...(pattern.sortPrefix ? { sortPrefix: pattern.sortPrefix } : {}),
+    forward: true,
+    consistentRead,
+  };
+}
+
 /**
  * Reads a whole partition (following LastEvaluatedKey past the 1 MB page limit). For
  * partitions that are bounded by design (a profile and its addresses, an order and its lines).
@@ -64,8 +77,6 @@ export async function queryPartition(doc: DynamoDBDocumentClient, q: PartitionQu
 }
 
 export interface PageRequest {
-  /** Names the connection in its cursors (a cursor of one scope is refused by another). */
-  scope: string;
   first: number;
   after?: string | null | undefined;
   /**
@@ -73,8 +84,6 @@ export interface PageRequest {
    * order's lines stored next to it in the index) ride along and are returned in `items`.
    */
   isNode?: (item: Item) => boolean;
-  /** Expected items read per node, to size `Limit` when other items ride along. */
-  itemsPerNode?: number;
 }
 
 export interface Page {
@@ -85,42 +94,60 @@ export interface Page {
   endCursor: string | null;
 }
 
-/** DynamoDB reads at most 1 MB per Query call; this only bounds our Limit. */
-const MAX_QUERY_LIMIT = 1000;
+/** Pure: the single-partition query that one page of `pattern` reads, for the parent `id`. */
+export function pageQuery(tableName: string, pattern: PageRead, id: string): PartitionQuery {
+  return {
+    tableName,
+    ...(pattern.index ? { index: pattern.index } : {}),
+    partition: pattern.partition(id),
+    ...(pattern.sortPrefix ? { sortPrefix: pattern.sortPrefix } : {}),
+    forward: pattern.forward,
+  };
+}
+
+/** Pure: what a cursor of this connection must look like (its scope, key attributes, partition). */
+export function cursorSpec(pattern: PageRead, q: PartitionQuery): CursorSpec {
+  const pk = q.index?.pk ?? TABLE_KEY.pk;
+  const sk = q.index?.sk ?? TABLE_KEY.sk;
+  return {
+    scope: pattern.name,
+    attributes: positionAttributes(q),
+    fixed: { [pk]: q.partition },
+    ...(q.sortPrefix ? { prefixes: { [sk]: q.sortPrefix } } : {}),
+  };
+}
 
 /**
- * One page of a single-partition connection. It asks for `first + 1` nodes, so `hasNextPage` is
- * exact (DynamoDB returns a LastEvaluatedKey whenever Limit is reached, even with nothing
- * after it), and keeps reading while DynamoDB stops early at 1 MB. Each node's cursor is its
- * own key, so the next page starts right after it: every item appears exactly once.
+ * One page of a single-partition connection (an access pattern of kind `page`). It asks for
+ * `first + 1` nodes, so `hasNextPage` is exact (DynamoDB returns a LastEvaluatedKey whenever
+ * Limit is reached, even with nothing after it). The first Query is sized for the pattern's
+ * typical items per node, follow-ups for its maximum; DynamoDB also stops at 1 MB per call. After
+ * `maxCallsPerPage` calls the page ends where it is, with `hasNextPage: true` (Relay allows
+ * fewer than `first` nodes): the calls a page makes are bounded, and the query cost estimate
+ * relies on that bound. Each node's cursor is its own key, so the next page starts right after
+ * it: every node appears exactly once.
  */
 export async function queryPage(
   doc: DynamoDBDocumentClient,
-  q: PartitionQuery,
+  tableName: string,
+  pattern: PageRead,
+  id: string,
   page: PageRequest,
 ): Promise<Page> {
-  const sk = q.index?.sk ?? TABLE_KEY.sk;
-  const pk = q.index?.pk ?? TABLE_KEY.pk;
-  let startKey: CursorKey | undefined = page.after
-    ? decodeCursor(page.after, {
-        scope: page.scope,
-        attributes: positionAttributes(q),
-        fixed: { [pk]: q.partition },
-        ...(q.sortPrefix ? { prefixes: { [sk]: q.sortPrefix } } : {}),
-      })
-    : undefined;
+  const q = pageQuery(tableName, pattern, id);
+  const spec = cursorSpec(pattern, q);
+  // An empty string is a (bad) cursor too, never "no cursor".
+  let startKey: CursorKey | undefined = page.after != null ? decodeCursor(page.after, spec) : undefined;
   const isNode = page.isNode ?? (() => true);
-  let perNode = page.itemsPerNode ?? 1;
-  let read = 0;
   const nodes: Page['nodes'] = [];
   const items: Item[] = [];
   let hasNextPage = false;
 
-  for (;;) {
+  for (let call = 1; ; call++) {
     const wanted = page.first + 1 - nodes.length;
-    const limit = Math.min(MAX_QUERY_LIMIT, wanted * perNode);
+    const perNode = call === 1 ? pattern.itemsPerNode.typical : pattern.itemsPerNode.max;
+    const limit = Math.min(QUERY_MAX_LIMIT, wanted * perNode);
     const out = await doc.send(new QueryCommand(buildQueryInput(q, limit, startKey)));
-    read += out.Items?.length ?? 0;
     let done = false;
     for (const raw of (out.Items ?? []) as Item[]) {
       if (isNode(raw)) {
@@ -129,15 +156,23 @@ export async function queryPage(
           done = true;
           break;
         }
-        nodes.push({ item: raw, cursor: encodeCursor(page.scope, positionOf(q, raw)) });
+        nodes.push({ item: raw, cursor: encodeCursor(spec.scope, positionOf(q, raw)) });
       }
       items.push(raw);
     }
     if (done) break;
     startKey = out.LastEvaluatedKey as CursorKey | undefined;
     if (!startKey) break;
-    // Size the next read by what this partition really holds per node, with some headroom.
-    if (nodes.length > 0) perNode = Math.max(perNode, Math.ceil((read / nodes.length) * 1.25));
+    if (call >= pattern.maxCallsPerPage && nodes.length > 0) {
+      // The budget of this page is spent: end it after its last whole node. Items read past
+      // that node belong to the next page, which reads them again from the cursor. (A page
+      // always ends with at least one node, so paging makes progress even over items far
+      // larger than the key design allows.)
+      hasNextPage = true;
+      const last = nodes.at(-1)?.item;
+      if (last) items.splice(items.indexOf(last) + 1);
+      break;
+    }
   }
   return { nodes, items, hasNextPage, endCursor: nodes.at(-1)?.cursor ?? null };
 }

@@ -9,6 +9,9 @@ import { keyId, type TableKey } from './keys.js';
 /** DynamoDB's limit: at most 100 actions per TransactWriteItems. */
 export const TRANSACTION_MAX_ACTIONS = 100;
 
+/** Sends of one transaction at most: the first and its retries after transaction conflicts. */
+export const TRANSACT_CONFLICT_ATTEMPTS = 5;
+
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** A transaction action with a label that errors use to say which item failed. */
@@ -118,7 +121,7 @@ export async function transactWrite(
   opts: TransactOptions = {},
 ): Promise<void> {
   const input = buildTransactInput(actions, opts.token);
-  const attempts = opts.conflictAttempts ?? 5;
+  const attempts = opts.conflictAttempts ?? TRANSACT_CONFLICT_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     try {
       await doc.send(new TransactWriteCommand(input));

@@ -3,9 +3,9 @@ import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { monotonicFactory } from 'ulid';
 import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
-import { FEATURED_PARTITION, keys } from '../db/keys.js';
+import { ACCESS_PATTERNS } from '../db/access-patterns.js';
+import { keys } from '../db/keys.js';
 import { queryPage, type Page } from '../db/query-pages.js';
-import { INDEXES } from '../db/table.js';
 import { notFound } from '../errors.js';
 import { fromProductItem, toProductItem, type Product } from '../model/product.js';
 
@@ -14,6 +14,9 @@ const ulid = monotonicFactory();
 export interface ProductPage extends Omit<Page, 'nodes' | 'items'> {
   nodes: { product: Product; cursor: string }[];
 }
+
+/** The most DynamoDB calls each write makes (single-item writes); the query cost estimate reads these. */
+export const PRODUCT_WRITE_CALLS = { createProduct: 1, updateProduct: 1, deleteProduct: 1 } as const;
 
 export class ProductRepository {
   constructor(private readonly db: Database) {}
@@ -25,11 +28,7 @@ export class ProductRepository {
 
   /** Featured products newest first, from the sparse GSI2 (only featured products are in it). */
   async listFeatured(first: number, after?: string | null): Promise<ProductPage> {
-    const page = await queryPage(
-      this.db.doc,
-      { tableName: this.db.tableName, index: INDEXES.featured, partition: FEATURED_PARTITION, forward: false },
-      { scope: 'featuredProducts', first, after },
-    );
+    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.featuredProducts, '', { first, after });
     return { ...page, nodes: page.nodes.map((n) => ({ product: fromProductItem(n.item), cursor: n.cursor })) };
   }
 

@@ -1,25 +1,35 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { monotonicFactory } from 'ulid';
+import { ACCESS_PATTERNS, MAX_ADDRESSES_PER_USER } from '../db/access-patterns.js';
 import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
-import { keys, normalizeEmail, PREFIX } from '../db/keys.js';
-import { queryPartition } from '../db/query-pages.js';
-import { transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
+import { keys, normalizeEmail } from '../db/keys.js';
+import { partitionQuery, queryPartition } from '../db/query-pages.js';
+import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { ADDRESS_ENTITY, fromAddressItem, toAddressItem, type Address } from '../model/address.js';
 import { fromUserItem, toEmailReservationItem, toUserItem, USER_ENTITY, type User } from '../model/user.js';
 
 const ulid = monotonicFactory();
 
-/**
- * Bounded so that deleteUser can remove the profile, the email reservation and every address in
- * one transaction (at most 100 actions).
- */
-export const MAX_ADDRESSES_PER_USER = 20;
+export { MAX_ADDRESSES_PER_USER };
 
 /** Attempts when a concurrent write changed what a conditional write relied on. */
 const OPTIMISTIC_ATTEMPTS = 4;
+
+/**
+ * The most DynamoDB calls each write makes, retries included; the query cost estimate reads
+ * these. Optimistic writes read once and write once per attempt (a transaction is sent again on
+ * conflicts).
+ */
+export const USER_WRITE_CALLS = {
+  createUser: TRANSACT_CONFLICT_ATTEMPTS,
+  updateUser: OPTIMISTIC_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS),
+  deleteUser: OPTIMISTIC_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS),
+  addAddress: TRANSACT_CONFLICT_ATTEMPTS,
+  removeAddress: TRANSACT_CONFLICT_ATTEMPTS,
+} as const;
 
 export interface UserWithAddresses {
   user: User | undefined;
@@ -37,12 +47,7 @@ export class UserRepository {
 
   /** The profile and its addresses with one single-partition Query (they share USER#<id>). */
   async getUserWithAddresses(id: string, consistentRead = false): Promise<UserWithAddresses> {
-    const items = await queryPartition(this.db.doc, {
-      tableName: this.db.tableName,
-      partition: keys.userPartition(id),
-      forward: true,
-      consistentRead,
-    });
+    const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.userWithAddresses, id, consistentRead));
     const profile = items.find((i) => i.EntityType === USER_ENTITY);
     return {
       user: profile ? fromUserItem(profile) : undefined,
@@ -51,12 +56,7 @@ export class UserRepository {
   }
 
   async listAddresses(userId: string): Promise<Address[]> {
-    const items = await queryPartition(this.db.doc, {
-      tableName: this.db.tableName,
-      partition: keys.userPartition(userId),
-      sortPrefix: PREFIX.address,
-      forward: true,
-    });
+    const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.userAddresses, userId));
     return items.map(fromAddressItem);
   }
 

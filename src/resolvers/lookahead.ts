@@ -1,27 +1,16 @@
-import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import type { FieldNode, GraphQLResolveInfo } from 'graphql';
+import { collectFields } from '../selection.js';
 
 /**
  * The field nodes named `name` that the current field's selection asks for directly (through
- * inline fragments and fragment spreads too). Resolvers use them to pick the access pattern that
- * answers the whole selection with the fewest calls and round trips, e.g. a user's profile and
- * addresses in one Query, or a user's orders read alongside the profile.
+ * inline fragments and fragment spreads, without what @skip/@include remove). Resolvers use them
+ * to pick the access pattern that answers the whole selection with the fewest calls and round
+ * trips, e.g. a user's profile and addresses in one Query, or a user's orders read alongside the
+ * profile. The query cost estimate sees the same selection (src/selection.ts).
  */
 export function selectedFields(info: GraphQLResolveInfo, name: string): FieldNode[] {
-  const found: FieldNode[] = [];
-  const visited = new Set<string>();
-  const search = (set: SelectionSetNode | undefined): void => {
-    if (!set) return;
-    for (const sel of set.selections) {
-      if (sel.kind === Kind.FIELD && sel.name.value === name) found.push(sel);
-      else if (sel.kind === Kind.INLINE_FRAGMENT) search(sel.selectionSet);
-      else if (sel.kind === Kind.FRAGMENT_SPREAD && !visited.has(sel.name.value)) {
-        visited.add(sel.name.value);
-        search(info.fragments[sel.name.value]?.selectionSet);
-      }
-    }
-  };
-  for (const node of info.fieldNodes) search(node.selectionSet);
-  return found;
+  const sets = info.fieldNodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
+  return collectFields(sets, info.fragments, info.variableValues).filter((f) => f.name.value === name);
 }
 
 export function selectsField(info: GraphQLResolveInfo, name: string): boolean {

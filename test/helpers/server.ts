@@ -7,7 +7,7 @@ export interface GqlResponse<T = Record<string, any>> {
   status: number;
   data?: T | null;
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
-  extensions?: { dynamodb?: { calls: number; operations: Record<string, number> } } & Record<string, any>;
+  extensions?: { dynamodb?: { calls: number; operations: Record<string, number>; estimate?: number } } & Record<string, any>;
 }
 
 export interface TestServer {

@@ -1,14 +1,27 @@
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { getNamedType, isObjectType, parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { estimateCalls } from '../../src/query-cost.js';
+import { ACCESS_PATTERNS } from '../../src/db/access-patterns.js';
+import { estimateCalls, FIELD_COSTS, type CostWalkStats } from '../../src/query-cost.js';
+import { ORDER_WRITE_CALLS } from '../../src/repositories/order-repository.js';
 import { buildSchema } from '../../src/schema.js';
 
 const schema = buildSchema();
-const cost = (query: string, variables: Record<string, unknown> = {}) => {
+const cost = (query: string, variables: Record<string, unknown> = {}, stats?: CostWalkStats) => {
   const doc = parse(query);
   const op = doc.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
-  return estimateCalls(schema, doc, op, variables);
+  return estimateCalls(schema, doc, op, variables, stats);
 };
+const ordersPage = ACCESS_PATTERNS.userOrders.maxCallsPerPage;
+
+/** Fragments that each spread the next one `fan` times: 4^12 paths if walked naively. */
+function fragmentFanOut(levels: number, fan: number): string {
+  let q = `query { user(id: "u") { ...F0 } }\n`;
+  for (let i = 0; i < levels; i++) {
+    const body = i + 1 < levels ? `orders { edges { node { user { ${Array(fan).fill(`...F${i + 1}`).join(' ')} } } } }` : 'name';
+    q += `fragment F${i} on User { ${body} }\n`;
+  }
+  return q;
+}
 
 describe('estimateCalls', () => {
   it('counts one call per entity read and one BatchGetItem per 100 ids', () => {
@@ -16,19 +29,71 @@ describe('estimateCalls', () => {
     expect(cost(`query($ids: [ID!]!) { products(ids: $ids) { name } }`, { ids: Array(250).fill('p') })).toBe(3);
   });
 
-  it('multiplies nested lists by first and list sizes', () => {
-    // 1 user + 1 orders query + 10 item queries (worst case) + ceil(10 * 48 / 100) product batches
-    expect(cost(`{ user(id: "u") { orders(first: 10) { edges { node { items { product { name } } } } } } }`)).toBe(1 + 1 + 10 + 5);
+  it('takes page costs from the access patterns and leaves out lines that ride along with a page of orders', () => {
+    // user 1 + a page of orders (lines included) + products of up to 10 x 48 lines in 5 batches
+    expect(cost(`{ user(id: "u") { orders(first: 10) { edges { node { items { product { name } } } } } } }`)).toBe(1 + ordersPage + 5);
+    // Orders by status come without lines: one Query per order for its items.
+    expect(cost(`{ ordersByStatus(status: PAID, first: 10) { edges { node { items { quantity } } } } }`)).toBe(1 + 10);
+  });
+
+  it('counts the users of one page of orders as one batch, and those of 50 pages as up to 50', () => {
     expect(cost(`query($n: Int) { ordersByStatus(status: PAID, first: $n) { edges { node { user { name } } } } }`, { n: 50 })).toBe(2);
+    const ids = Array.from({ length: 50 }, (_, i) => `u${i}`);
+    const nested = cost(`query($ids: [ID!]!) { users(ids: $ids) { orders(first: 10) { edges { node { user { name } } } } } }`, { ids });
+    expect(nested).toBeGreaterThanOrEqual(1 + 50 * ordersPage + 50);
   });
 
-  it('uses argument defaults and follows fragments', () => {
-    const q = `{ featuredProducts { edges { node { ...P } } } } fragment P on Product { name }`;
-    expect(cost(q)).toBe(1);
-    expect(cost(`{ user(id: "u") { ...U } } fragment U on User { orders { edges { node { items { productId } } } } }`)).toBe(1 + 1 + 20);
+  it('honours the defaults of variable definitions and of arguments', () => {
+    const q = `query($f: Int = 100) { ordersByStatus(status: PAID, first: $f) { edges { node { items { quantity } } } } }`;
+    expect(cost(q)).toBe(1 + 100);
+    expect(cost(q, { f: 5 })).toBe(1 + 5);
+    // `first` omitted: the argument's default (20).
+    expect(cost(`{ ordersByStatus(status: PAID) { edges { node { items { quantity } } } } }`)).toBe(1 + 20);
   });
 
-  it('gives an unbounded list argument the largest allowed size', () => {
-    expect(cost(`query($ids: [ID!]!) { users(ids: $ids) { addresses { city } } }`, {})).toBe(5 + 500);
+  it('leaves out what @skip and @include remove, as execution does', () => {
+    const q = `query($s: Boolean!) { ordersByStatus(status: PAID, first: 10) { edges { node { items @skip(if: $s) { quantity } } } } }`;
+    expect(cost(q, { s: true })).toBe(1);
+    expect(cost(q, { s: false })).toBe(11);
+    expect(cost(`{ order(id: "o") { items @include(if: false) { quantity } user { name } } }`)).toBe(2);
+  });
+
+  it('reads a profile with its addresses, and an order with its lines, in one Query', () => {
+    expect(cost(`{ user(id: "u") { name addresses { city } } }`)).toBe(1);
+    expect(cost(`{ order(id: "o") { items { quantity } } }`)).toBe(1);
+    expect(cost(`query($ids: [ID!]!) { users(ids: $ids) { addresses { city } } }`, { ids: ['a', 'b', 'c'] })).toBe(3);
+  });
+
+  it('costs mutations from their write plan, retries included', () => {
+    const placed = cost(`mutation { placeOrder(input: { userId: "u", lines: [{ productId: "p", quantity: 1 }] }) { id items { quantity } } }`);
+    expect(placed).toBe(ORDER_WRITE_CALLS.placeOrder);
+    expect(placed).toBeGreaterThanOrEqual(18);
+  });
+
+  it('is zero for an operation whose variables do not coerce (nothing runs)', () => {
+    expect(cost(`query($ids: [ID!]!) { users(ids: $ids) { addresses { city } } }`, {})).toBe(0);
+  });
+
+  it('walks each fragment once per parent type, however often it is spread', () => {
+    const stats: CostWalkStats = { setsWalked: 0 };
+    const q = fragmentFanOut(12, 4);
+    const estimate = cost(q, {}, stats);
+    // Linear: a handful of selection sets per fragment, never 4^12 walks.
+    expect(stats.setsWalked).toBeGreaterThan(12);
+    expect(stats.setsWalked).toBeLessThanOrEqual(12 * 8);
+    expect(estimate).toBeGreaterThan(300);
+  });
+
+  it('has a cost entry for every root field and every field that returns an object', () => {
+    const missing: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__')) continue;
+      const isRoot = type === schema.getQueryType() || type === schema.getMutationType() || type === schema.getSubscriptionType();
+      for (const field of Object.values(type.getFields())) {
+        const coordinate = `${type.name}.${field.name}`;
+        if ((isRoot || isObjectType(getNamedType(field.type))) && !FIELD_COSTS[coordinate]) missing.push(coordinate);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });
