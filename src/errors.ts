@@ -87,8 +87,8 @@ export function isUnavailableError(e: unknown): boolean {
 }
 
 /**
- * The one boundary where unknown thrown values become AppErrors (graphql-js wraps what
- * resolvers throw; formatError calls this on the original error).
+ * Where unknown thrown values become AppErrors (graphql-js wraps what resolvers throw; the
+ * error boundary, error-boundary.ts, calls this on the original error).
  */
 export function toAppError(e: unknown): AppError {
   if (isAppError(e)) return e;

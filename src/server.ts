@@ -7,15 +7,15 @@ import express, { type ErrorRequestHandler, type Response } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
+import { GraphQLError, type ASTVisitor, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { createContext, type Context } from './context.js';
 import { callBudgetPlugin } from './plugins/call-budget.js';
+import { committedWritesPlugin } from './plugins/committed-writes.js';
 import { CallCounter, runWithCallCounter } from './db/call-counter.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
-import { ERROR_CODES } from './errors.js';
-import { createFormatError } from './format-error.js';
+import { armorLimit, shapeEarlyRejection, shapeGraphQLError } from './error-boundary.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
 
@@ -82,17 +82,18 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
 
 export function createServer(opts: ServerOptions): AppServer {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  // graphql-armor: depth, aliases and directives are checked before execution (and field
-  // suggestions are hidden in production, where introspection is off too). Tokens are counted
-  // by graphql-js's own parser (parseOptions below): armor's token plugin re-parses in a plugin
-  // hook, where a syntax error becomes an HTTP 500 instead of a 400.
+  // graphql-armor: depth, aliases and directives are checked before execution, refused through
+  // the error boundary's hook. Tokens are counted by graphql-js's own parser (parseOptions
+  // below): armor's token plugin re-parses in a plugin hook, where a syntax error becomes an
+  // HTTP 500 instead of a 400. Schema suggestions are stripped by the error boundary in
+  // production: armor's own masking misses some (enum values) and leaves a placeholder.
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth },
-    maxAliases: { n: limits.maxAliases },
+    maxDepth: armorLimit('depth', limits.maxDepth),
+    maxAliases: armorLimit('aliases', limits.maxAliases),
     maxTokens: { enabled: false },
-    maxDirectives: { n: limits.maxDirectives },
+    maxDirectives: armorLimit('directives', limits.maxDirectives),
     costLimit: { enabled: false },
-    blockFieldSuggestion: { enabled: opts.production },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const app = express();
   app.disable('x-powered-by');
@@ -109,10 +110,11 @@ export function createServer(opts: ServerOptions): AppServer {
     // would race it and leave the drain hanging.
     stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
-    formatError: createFormatError({
-      production: opts.production,
-      onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
-    }),
+    formatError: (formatted, error) =>
+      shapeGraphQLError(formatted, error, {
+        production: opts.production,
+        onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
+      }),
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: [...armor.validationRules, knownOperationTypeRule],
     plugins: [
@@ -123,6 +125,7 @@ export function createServer(opts: ServerOptions): AppServer {
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
       requestLogPlugin(),
+      committedWritesPlugin(log),
     ],
   });
 
@@ -165,7 +168,7 @@ export function createServer(opts: ServerOptions): AppServer {
             context: async ({ res }) => createContext(repos, res.locals.calls as CallCounter, log),
           }),
         );
-        app.use(jsonErrorHandler);
+        app.use(jsonErrorHandler(opts.dynamoExtensions !== false));
       }
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -185,49 +188,38 @@ export function createServer(opts: ServerOptions): AppServer {
 
 /**
  * Apollo answers some requests before its plugins run (CSRF-blocked, no query, wrong method)
- * with `{ errors }` only. This gives those the contract's shape too: a contract code on every
- * error and `extensions.dynamodb`. Responses that already carry both pass untouched.
+ * with `{ errors }` only, already through formatError. The error boundary completes those with
+ * what every response carries (`extensions.dynamodb`). Responses that have it pass untouched.
  */
 function completeHttpErrors(res: Response, calls: CallCounter, withCalls: boolean): void {
   const send = res.send.bind(res);
   res.send = (body?: unknown) => {
     if (typeof body === 'string' && body.startsWith('{"errors"') && !body.includes('"dynamodb":')) {
+      let errors;
       try {
-        const parsed = JSON.parse(body) as { errors?: { extensions?: Record<string, unknown> }[]; extensions?: Record<string, unknown> };
-        for (const e of parsed.errors ?? []) {
-          const code = e.extensions?.code;
-          if (typeof code !== 'string' || !(ERROR_CODES as readonly string[]).includes(code)) {
-            e.extensions = { ...e.extensions, code: res.statusCode < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR' };
-          }
-        }
-        if (withCalls) parsed.extensions = { ...parsed.extensions, dynamodb: calls.toJSON() };
-        return send(JSON.stringify(parsed));
+        errors = (JSON.parse(body) as { errors: GraphQLFormattedError[] }).errors;
       } catch {
-        // Not JSON after all: send as it is.
+        return send(body); // Not JSON after all: send as it is.
       }
+      const shaped = shapeEarlyRejection({ status: res.statusCode, errors }, { dynamodb: withCalls ? calls.toJSON() : undefined });
+      return send(JSON.stringify(shaped.body));
     }
     return send(body);
   };
 }
 
-/** Body-parser failures (bad JSON, too large) answered as GraphQL-shaped JSON errors. */
-const jsonErrorHandler: ErrorRequestHandler = (err, _req, res, next) => {
-  if (res.headersSent) return next(err);
-  const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-  const message =
-    err?.type === 'entity.too.large'
-      ? `The request body is larger than the ${err.limit} bytes allowed`
-      : err?.type === 'entity.parse.failed'
-        ? 'The request body is not valid JSON'
-        : status < 500
-          ? String(err?.message ?? 'Bad request')
-          : 'Unexpected error';
-  res.status(status).json({
-    errors: [{ message, extensions: { code: status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR' } }],
-    // Rejected before any resolver ran: no DynamoDB call was made.
-    extensions: { dynamodb: { calls: 0, operations: {} } },
-  });
-};
+/** Body-parser failures (bad JSON, too large, unsupported charset) answered through the error boundary. */
+const jsonErrorHandler =
+  (withCalls: boolean): ErrorRequestHandler =>
+  (err, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    const { status, body } = shapeEarlyRejection(
+      { status: err?.status, type: err?.type, message: err?.message, limit: err?.limit },
+      // Rejected before any resolver ran: no DynamoDB call was made.
+      { dynamodb: withCalls ? new CallCounter().toJSON() : undefined },
+    );
+    res.status(status).json(body);
+  };
 
 /** An operation type the schema lacks (a subscription here) is the client's error, found before execution. */
 function knownOperationTypeRule(context: ValidationContext): ASTVisitor {

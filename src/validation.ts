@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badInput } from './errors.js';
+import { GRAPHQL_INT_MAX } from './model/int-range.js';
 import { MAX_ORDER_LINES } from './repositories/order-repository.js';
 
 /**
@@ -15,6 +16,8 @@ export const LIMITS = {
   addressFieldLength: 200,
   labelLength: 100,
   postalCodeLength: 20,
+  // Each within GraphQL's Int (checked by int() below); a price times a quantity is not, so
+  // placeOrder checks line and order totals against GRAPHQL_INT_MAX once the prices are read.
   maxPriceCents: 1_000_000_000,
   maxStock: 1_000_000_000,
   maxQuantity: 10_000,
@@ -22,31 +25,47 @@ export const LIMITS = {
   pageSize: 100,
 } as const;
 
+/**
+ * Every Int in a response fits GraphQL's 32-bit Int (the contract): the one bound, shared with
+ * the model's read-side clamping and placeOrder's total check. Defined in a leaf module so the
+ * models can use it without importing this file.
+ */
+export { GRAPHQL_INT_MAX };
+
+
+/**
+ * Every string input must be well-formed UTF-16: a lone surrogate (e.g. "\ud800") becomes U+FFFD
+ * when written as UTF-8, so two different inputs would be stored, keyed and compared as one.
+ */
+const notWellFormed = (field: string) => `${field} must be well-formed Unicode text (no lone surrogates such as \\ud800)`;
+const string = (field: string) => z.string().refine((s) => s.isWellFormed(), { error: () => notWellFormed(field) });
+
 const text = (field: string, max: number) =>
-  z
-    .string()
+  string(field)
     .trim()
     .min(1, { error: () => `${field} must not be empty` })
     .max(max, { error: () => `${field} must be at most ${max} characters` });
 
 export const idSchema = (field: string) =>
-  z
-    .string()
+  string(field)
     .min(1, { error: () => `${field} must not be empty` })
     .max(LIMITS.idLength, { error: () => `${field} must be at most ${LIMITS.idLength} characters` });
 
-const email = z
-  .string()
+const email = string('email')
   .trim()
   .max(LIMITS.emailLength, { error: () => `email must be at most ${LIMITS.emailLength} characters` })
   .pipe(z.email({ error: () => 'email must be a valid email address such as ada@example.com' }));
 
-const int = (field: string, min: number, max: number) =>
-  z
+const int = (field: string, min: number, max: number) => {
+  // A number the API stores it also returns: a limit above the Int range would accept a value
+  // that can never be read back. Fails at start-up, not on a request.
+  if (max > GRAPHQL_INT_MAX) throw new Error(`${field}: limit ${max} exceeds GraphQL's Int maximum ${GRAPHQL_INT_MAX}`);
+  return z
     .number()
     .int({ error: () => `${field} must be a whole number` })
     .min(min, { error: () => `${field} must be at least ${min}` })
     .max(max, { error: () => `${field} must be at most ${max}` });
+};
 
 export const createUserSchema = z.object({ email, name: text('name', LIMITS.nameLength) });
 export const updateUserSchema = z.object({
@@ -62,14 +81,14 @@ export const addressSchema = z.object({
 });
 export const createProductSchema = z.object({
   name: text('name', LIMITS.nameLength),
-  description: z.string().max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
+  description: string('description').max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
   priceCents: int('priceCents', 0, LIMITS.maxPriceCents),
   stock: int('stock', 0, LIMITS.maxStock),
   featured: z.boolean().nullish(),
 });
 export const updateProductSchema = z.object({
   name: text('name', LIMITS.nameLength).nullish(),
-  description: z.string().max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
+  description: string('description').max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
   priceCents: int('priceCents', 0, LIMITS.maxPriceCents).nullish(),
   stock: int('stock', 0, LIMITS.maxStock).nullish(),
   featured: z.boolean().nullish(),
@@ -83,8 +102,8 @@ export const placeOrderSchema = z
       .max(MAX_ORDER_LINES, {
         error: () => `lines must hold at most ${MAX_ORDER_LINES} lines (one DynamoDB transaction holds 100 actions)`,
       }),
-    idempotencyKey: z
-      .string()
+    // Keys are compared as stored (UTF-8): "a\ud800" and "a\udbff" would be the same key.
+    idempotencyKey: string('idempotencyKey')
       .min(1, { error: () => 'idempotencyKey must not be empty' })
       .max(LIMITS.idempotencyKeyLength, { error: () => `idempotencyKey must be at most ${LIMITS.idempotencyKeyLength} characters` })
       .nullish(),
@@ -120,6 +139,7 @@ export function parseId(value: string, argument: string): string {
   if (value.length > LIMITS.idLength) {
     throw badInput(`${argument}: ${argument} must be at most ${LIMITS.idLength} characters; got ${value.length} characters`, { argument });
   }
+  if (!value.isWellFormed()) throw badInput(`${argument}: ${notWellFormed(argument)}; got ${JSON.stringify(value)}`, { argument });
   return value;
 }
 
@@ -129,6 +149,18 @@ export function parseIds(values: readonly string[], argument: string): string[] 
   }
   values.forEach((v, i) => parseId(v, `${argument}.${i}`));
   return [...values];
+}
+
+/**
+ * `after` is a cursor of the connection, or absent. An empty string is a bad cursor (the
+ * contract), never "no cursor". Its content is checked where its connection is known (cursor.ts).
+ */
+export function parseAfter(after: string | null | undefined): string | null {
+  if (after == null) return null;
+  if (after.length === 0) {
+    throw badInput('after must be an endCursor or edge cursor of this connection, or left out; got an empty string', { argument: 'after' });
+  }
+  return after;
 }
 
 /** `first` is 1..100 (the contract); anything else is BAD_USER_INPUT. */

@@ -23,13 +23,20 @@ export type CursorKey = Record<string, string>;
 /** Cursors are small; anything longer than this is not ours. */
 const MAX_CURSOR_LENGTH = 2048;
 
+/**
+ * DynamoDB refuses a key value over 1,024 bytes of UTF-8 (a sort key; a partition key may take
+ * 2,048) with a 400, so no stored item has one: a cursor holding one was not made here.
+ */
+export const MAX_KEY_VALUE_BYTES = 1024;
+
+
 export function encodeCursor(scope: string, key: CursorKey): string {
   return Buffer.from(JSON.stringify({ s: scope, k: key }), 'utf8').toString('base64url');
 }
 
 export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
   const invalid = (why: string) =>
-    badInput(`Invalid cursor for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
+    badInput(`Invalid cursor in after for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
       argument: 'after',
     });
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
@@ -52,8 +59,13 @@ export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
     throw invalid('its position has the wrong shape');
   }
   for (const n of names) {
-    if (typeof key[n] !== 'string' || (key[n] as string).length === 0) {
-      throw invalid('its position has the wrong shape');
+    const value = key[n];
+    if (typeof value !== 'string' || value.length === 0) throw invalid('its position has the wrong shape');
+    // JSON escapes can carry lone surrogates, which would reach DynamoDB as U+FFFD: another key.
+    if (!value.isWellFormed()) throw invalid('its position is not well-formed Unicode');
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_KEY_VALUE_BYTES) {
+      throw invalid(`its position holds a key value of ${bytes} bytes; DynamoDB keys hold at most ${MAX_KEY_VALUE_BYTES.toLocaleString('en-US')} bytes`);
     }
   }
   for (const [attr, value] of Object.entries(spec.fixed)) {

@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import { BATCH_GET_MAX_KEYS } from '../db/batch-get.js';
+import { MAX_KEY_VALUE_BYTES } from '../db/cursor.js';
 import type { Address } from '../model/address.js';
 import type { Order, OrderItem, OrderStatus } from '../model/order.js';
 import type { Product } from '../model/product.js';
@@ -13,55 +15,119 @@ export interface PageKey {
   after?: string | null | undefined;
 }
 
+/** What a batch function gives DataLoader for a key whose own read failed: that key's Error. */
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(`Read failed with a non-error value: ${String(e)}`);
+}
+
+/**
+ * One read per key, each settled on its own: a key's failure (a bad cursor, a bad argument, a
+ * malformed stored item, its partition being throttled) rejects that key's load only, never its
+ * siblings' in the same batch (DataLoader rejects the loads whose result is an Error).
+ */
+function eachKey<K, V>(keys: readonly K[], read: (key: K) => Promise<V>): Promise<(V | Error)[]> {
+  return Promise.all(
+    keys.map(async (key) => {
+      try {
+        return await read(key);
+      } catch (e) {
+        return asError(e);
+      }
+    }),
+  );
+}
+
+
+/**
+ * Why an id cannot be read by key, or undefined. Arguments are validated at the edge, but ids
+ * also come from stored items (an order's userId, a line's productId): one that DynamoDB would
+ * refuse as a key would fail the whole BatchGetItem it is in, so it is refused on its own.
+ */
+function keyProblem(id: string): string | undefined {
+  if (!id.isWellFormed()) return 'it is not well-formed Unicode';
+  const bytes = Buffer.byteLength(id, 'utf8');
+  if (bytes > MAX_KEY_VALUE_BYTES) return `it is ${bytes} bytes long; a key value holds at most ${MAX_KEY_VALUE_BYTES}`;
+  return undefined;
+}
+
+/**
+ * An entity-by-id loader: the ids of one tick are read with BatchGetItem, at most 100 per batch,
+ * so each batch is one call and a failed call fails the ids it held, not those of other calls.
+ * Ids that cannot be keys get their own Error and are not sent.
+ */
+function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promise<(T | undefined)[]>) {
+  return new DataLoader<string, T | null>(
+    async (ids) => {
+      const results: (T | null | Error)[] = ids.map((id) => {
+        const why = keyProblem(id);
+        return why ? new Error(`${entity} id ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)} cannot be a DynamoDB key: ${why}`) : null;
+      });
+      const readable = ids.filter((_, i) => !(results[i] instanceof Error));
+      if (readable.length === 0) return results;
+      let found: (T | undefined)[];
+      try {
+        found = await read(readable);
+      } catch (e) {
+        const shared = asError(e);
+        return results.map((r) => (r instanceof Error ? r : shared));
+      }
+      let next = 0;
+      return results.map((r) => (r instanceof Error ? r : (found[next++] ?? null)));
+    },
+    { maxBatchSize: BATCH_GET_MAX_KEYS },
+  );
+}
+
+/**
+ * For list fields over `loadMany`: graphql-js completes an Error list item as that item's own
+ * error (the item null, the error at its path, e.g. ["users", 3]), so one id's failure never
+ * fails the list. Typed as the items for the generated resolver types.
+ */
+export function listItems<T>(results: readonly (T | Error)[]): T[] {
+  return results as T[];
+}
+
 /**
  * Per-request loaders. Entity-by-id loaders collect every id asked for in one tick and read
  * them with BatchGetItem (100 keys per call). Loaders that read a partition also prime the
  * entity loaders with what they found, so a later resolver asking for the same user, order or
- * line costs no call at all.
+ * line costs no call at all. Every batch function answers per key: one key's failure is that
+ * key's error alone.
  */
 export function createLoaders(repos: Repositories) {
-  const nullify = <T>(list: (T | undefined)[]) => list.map((x) => x ?? null);
   const pageKey = (k: object) => JSON.stringify(k);
 
-  const userById = new DataLoader<string, User | null>(async (ids) => nullify(await repos.users.getUsers(ids)));
-  const productById = new DataLoader<string, Product | null>(async (ids) => nullify(await repos.products.getProducts(ids)));
-  const orderById = new DataLoader<string, Order | null>(async (ids) => nullify(await repos.orders.getOrders(ids)));
+  const userById = entityLoader<User>('user', (ids) => repos.users.getUsers(ids));
+  const productById = entityLoader<Product>('product', (ids) => repos.products.getProducts(ids));
+  const orderById = entityLoader<Order>('order', (ids) => repos.orders.getOrders(ids));
 
-  const addressesByUser = new DataLoader<string, Address[]>((ids) =>
-    Promise.all(ids.map((id) => repos.users.listAddresses(id))),
-  );
+  const addressesByUser = new DataLoader<string, Address[]>((ids) => eachKey(ids, (id) => repos.users.listAddresses(id)));
 
   const userWithAddresses = new DataLoader<string, UserWithAddresses>((ids) =>
-    Promise.all(
-      ids.map(async (id) => {
-        const found = await repos.users.getUserWithAddresses(id);
-        userById.prime(id, found.user ?? null);
-        addressesByUser.prime(id, found.addresses);
-        return found;
-      }),
-    ),
+    eachKey(ids, async (id) => {
+      const found = await repos.users.getUserWithAddresses(id);
+      userById.prime(id, found.user ?? null);
+      addressesByUser.prime(id, found.addresses);
+      return found;
+    }),
   );
 
   const itemsByOrder = new DataLoader<string, OrderItem[]>((ids) =>
-    Promise.all(
-      ids.map(async (id) => {
-        const found = await repos.orders.getOrderWithItems(id);
-        orderById.prime(id, found?.order ?? null);
-        return found?.items ?? [];
-      }),
-    ),
+    eachKey(ids, async (id) => {
+      const found = await repos.orders.getOrderWithItems(id);
+      orderById.prime(id, found?.order ?? null);
+      return found?.items ?? [];
+    }),
   );
 
   /** The order header and its lines in one Query; for `order(id) { items { ... } }`. */
   const orderWithItems = new DataLoader<string, Order | null>((ids) =>
-    Promise.all(
-      ids.map(async (id) => {
-        const found = await repos.orders.getOrderWithItems(id);
-        orderById.prime(id, found?.order ?? null);
-        itemsByOrder.prime(id, found?.items ?? []);
-        return found?.order ?? null;
-      }),
-    ),
+    eachKey(ids, async (id) => {
+      const found = await repos.orders.getOrderWithItems(id);
+      orderById.prime(id, found?.order ?? null);
+      itemsByOrder.prime(id, found?.items ?? []);
+      return found?.order ?? null;
+    }),
   );
 
   // prime() keeps what is cached already: a mutation earlier in this request wrote fresher
@@ -76,24 +142,22 @@ export function createLoaders(repos: Repositories) {
   };
 
   const userOrders = new DataLoader<PageKey & { userId: string }, OrderPage, string>(
-    (reqs) => Promise.all(reqs.map(async (r) => primeOrderPage(await repos.orders.listUserOrders(r.userId, r.first, r.after)))),
+    (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listUserOrders(r.userId, r.first, r.after))),
     { cacheKeyFn: pageKey },
   );
 
   const ordersByStatus = new DataLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
-    (reqs) => Promise.all(reqs.map(async (r) => primeOrderPage(await repos.orders.listOrdersByStatus(r.status, r.first, r.after)))),
+    (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listOrdersByStatus(r.status, r.first, r.after))),
     { cacheKeyFn: pageKey },
   );
 
   const featuredProducts = new DataLoader<PageKey, ProductPage, string>(
     (reqs) =>
-      Promise.all(
-        reqs.map(async (r) => {
-          const page = await repos.products.listFeatured(r.first, r.after);
-          for (const { product } of page.nodes) productById.clear(product.id).prime(product.id, product);
-          return page;
-        }),
-      ),
+      eachKey(reqs, async (r) => {
+        const page = await repos.products.listFeatured(r.first, r.after);
+        for (const { product } of page.nodes) productById.clear(product.id).prime(product.id, product);
+        return page;
+      }),
     { cacheKeyFn: pageKey },
   );
 

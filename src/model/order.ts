@@ -1,4 +1,5 @@
 import { keys } from '../db/keys.js';
+import { storedInts } from './int-range.js';
 
 export const ORDER_ENTITY = 'Order';
 export const ORDER_ITEM_ENTITY = 'OrderItem';
@@ -58,27 +59,34 @@ export function toOrderLineItem(userId: string, i: OrderItem) {
 }
 
 export function fromOrderItem(item: Record<string, unknown>): Order {
+  // Clamped into GraphQL's Int range (int-range.ts): one bad item must not fail a whole page.
+  const n = storedInts(ORDER_ENTITY, item.id, { totalCents: item.totalCents, itemCount: item.itemCount });
   return {
     id: item.id as string,
     userId: item.userId as string,
     status: item.status as OrderStatus,
-    totalCents: item.totalCents as number,
-    itemCount: item.itemCount as number,
+    totalCents: n.totalCents,
+    itemCount: n.itemCount,
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
   };
 }
 
 export function fromOrderLineItem(item: Record<string, unknown>): OrderItem {
+  const n = storedInts(ORDER_ITEM_ENTITY, item.id, {
+    unitPriceCents: item.unitPriceCents,
+    quantity: item.quantity,
+    lineTotalCents: item.lineTotalCents,
+  });
   return {
     id: item.id as string,
     orderId: item.orderId as string,
     line: item.line as number,
     productId: item.productId as string,
     productName: item.productName as string,
-    unitPriceCents: item.unitPriceCents as number,
-    quantity: item.quantity as number,
-    lineTotalCents: item.lineTotalCents as number,
+    unitPriceCents: n.unitPriceCents,
+    quantity: n.quantity,
+    lineTotalCents: n.lineTotalCents,
   };
 }
 

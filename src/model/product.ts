@@ -1,4 +1,5 @@
 import { keys } from '../db/keys.js';
+import { storedInts } from './int-range.js';
 
 export const PRODUCT_ENTITY = 'Product';
 
@@ -24,12 +25,14 @@ export function toProductItem(p: Product) {
 }
 
 export function fromProductItem(item: Record<string, unknown>): Product {
+  // Clamped into GraphQL's Int range (int-range.ts): one bad item must not fail a whole list.
+  const n = storedInts(PRODUCT_ENTITY, item.id, { priceCents: item.priceCents, stock: item.stock });
   return {
     id: item.id as string,
     name: item.name as string,
     description: (item.description as string | undefined) ?? null,
-    priceCents: item.priceCents as number,
-    stock: item.stock as number,
+    priceCents: n.priceCents,
+    stock: n.stock,
     featured: item.featured === true,
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,

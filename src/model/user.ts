@@ -1,4 +1,5 @@
 import { keys } from '../db/keys.js';
+import { storedInts } from './int-range.js';
 
 export const USER_ENTITY = 'User';
 export const EMAIL_ENTITY = 'EmailReservation';
@@ -22,11 +23,14 @@ export function toUserItem(u: User): UserItem {
 }
 
 export function fromUserItem(item: Record<string, unknown>): User {
+  // A user who never ordered has no counter yet (placeOrder creates it); clamped into GraphQL's
+  // Int range (int-range.ts) so one bad counter does not fail a list of users.
+  const n = storedInts(USER_ENTITY, item.id, { orderCount: item.orderCount ?? 0 });
   return {
     id: item.id as string,
     email: item.email as string,
     name: item.name as string,
-    orderCount: (item.orderCount as number | undefined) ?? 0,
+    orderCount: n.orderCount,
     addressCount: (item.addressCount as number | undefined) ?? 0,
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,

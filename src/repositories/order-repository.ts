@@ -5,10 +5,11 @@ import { monotonicFactory } from 'ulid';
 import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
 import { keys } from '../db/keys.js';
-import { queryPage, queryPartition } from '../db/query-pages.js';
-import { INDEXES } from '../db/table.js';
-import { TRANSACTION_MAX_ACTIONS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
-import { AppError, conflict, notFound } from '../errors.js';
+import { ACCESS_PATTERNS } from '../db/access-patterns.js';
+import { partitionQuery, queryPage, queryPartition } from '../db/query-pages.js';
+import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
+import { AppError, badInput, conflict, notFound } from '../errors.js';
+import { fitsGraphQLInt, GRAPHQL_INT_MAX } from '../model/int-range.js';
 import {
   CANCELLABLE_STATUSES,
   fromOrderItem,
@@ -29,18 +30,23 @@ import { productNotFound } from './product-repository.js';
 
 const ulid = monotonicFactory();
 
-/**
- * Actions in a placeOrder transaction: the order, the user's counter and the idempotency record,
- * then one item and one stock update per line; DynamoDB allows 100 actions per transaction.
- */
-export const MAX_ORDER_LINES = Math.floor((TRANSACTION_MAX_ACTIONS - 3) / 2);
-
-/** Items read per order when paging a user's orders in GSI1 (the header and its lines). */
-export const USER_ORDERS_ITEMS_PER_ORDER = 8;
+/** Lines per order at most (see access-patterns.ts: one transaction holds 100 actions). */
+export { MAX_ORDER_LINES } from '../db/access-patterns.js';
 
 /** Attempts when a product's price changed between our read and our write. */
 const PRICE_ATTEMPTS = 3;
 const OPTIMISTIC_ATTEMPTS = 4;
+
+/**
+ * The most DynamoDB calls each write makes, retries included; the query cost estimate reads
+ * these. placeOrder: per price attempt one BatchGetItem and one transaction (sent again on
+ * conflicts), then on an idempotency race a GetItem and the replayed order's Query.
+ */
+export const ORDER_WRITE_CALLS = {
+  placeOrder: PRICE_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS) + 2,
+  updateOrderStatus: 1,
+  cancelOrder: OPTIMISTIC_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS),
+} as const;
 
 export interface OrderLineInput {
   productId: string;
@@ -79,12 +85,7 @@ export class OrderRepository {
 
   /** The order header and its lines share ORDER#<id>: one Query. */
   async getOrderWithItems(id: string, consistentRead = false): Promise<OrderWithItems | undefined> {
-    const items = await queryPartition(this.db.doc, {
-      tableName: this.db.tableName,
-      partition: keys.orderPartition(id),
-      forward: true,
-      consistentRead,
-    });
+    const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.orderWithItems, id, consistentRead));
     const header = items.find(isOrderItem);
     if (!header) return undefined;
     return { order: fromOrderItem(header), items: items.filter(isOrderLineItem).map(fromOrderLineItem) };
@@ -95,13 +96,7 @@ export class OrderRepository {
    * it: one Query returns the orders of a page together with all their lines.
    */
   async listUserOrders(userId: string, first: number, after?: string | null): Promise<OrderPage> {
-    const page = await queryPage(
-      this.db.doc,
-      { tableName: this.db.tableName, index: INDEXES.userOrders, partition: keys.userOrdersPartition(userId), forward: false },
-      // Limit counts items read, lines included: room for 7 lines per order on average keeps
-      // typical pages to one Query; denser partitions take a follow-up read sized from the first.
-      { scope: 'userOrders', first, after, isNode: isOrderItem, itemsPerNode: USER_ORDERS_ITEMS_PER_ORDER },
-    );
+    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.userOrders, userId, { first, after, isNode: isOrderItem });
     const itemsByOrder = new Map<string, OrderItem[]>();
     for (const n of page.nodes) itemsByOrder.set(n.item.id as string, []);
     for (const raw of page.items) {
@@ -119,11 +114,7 @@ export class OrderRepository {
 
   /** Orders in one status newest first, from GSI3 (status as the partition key). */
   async listOrdersByStatus(status: OrderStatus, first: number, after?: string | null): Promise<OrderPage> {
-    const page = await queryPage(
-      this.db.doc,
-      { tableName: this.db.tableName, index: INDEXES.byStatus, partition: keys.statusPartition(status), forward: false },
-      { scope: `ordersByStatus:${status}`, first, after },
-    );
+    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.ordersByStatus, status, { first, after });
     return {
       nodes: page.nodes.map((n) => ({ order: fromOrderItem(n.item), cursor: n.cursor })),
       hasNextPage: page.hasNextPage,
@@ -158,6 +149,9 @@ export class OrderRepository {
         const item = productItems[i];
         if (!item) throw productNotFound(line.productId);
         const p = fromProductItem(item);
+        // Read clamped into the Int range: the transaction's price condition would never match
+        // the clamped price, and the line total could not be shown anyway.
+        if (p.priceCents !== item.priceCents) throw storedPriceOutOfRange(p.id, item.priceCents, i);
         if (p.stock < line.quantity) throw insufficientStock(p, line.quantity);
         products.push(p);
       });
@@ -314,9 +308,10 @@ export class OrderRepository {
                 TableName: this.db.tableName,
                 Key: keys.product(productId),
                 UpdateExpression: 'SET stock = stock + :qty',
-                // A deleted product must not be re-created as a bare stock counter.
-                ConditionExpression: 'attribute_exists(PK)',
-                ExpressionAttributeValues: { ':qty': qty },
+                // A deleted product must not be re-created as a bare stock counter, and the stock
+                // must stay within GraphQL's Int (the contract) or the product can no longer be read.
+                ConditionExpression: 'attribute_exists(PK) AND stock <= :room',
+                ExpressionAttributeValues: { ':qty': qty, ':room': GRAPHQL_INT_MAX - qty },
               },
             },
           })),
@@ -326,6 +321,22 @@ export class OrderRepository {
         return { order: { ...order, status: 'CANCELLED', updatedAt: now }, items };
       } catch (e) {
         if (!(e instanceof TransactionCancelledError)) throw e;
+        for (const r of e.reasons) {
+          if (r.code !== 'ConditionalCheckFailed' || !r.label.startsWith('product:') || !r.item) continue;
+          const productId = r.label.slice('product:'.length);
+          const stock = Number(r.item.stock);
+          const qty = qtyByProduct.get(productId)!;
+          // BAD_USER_INPUT, not CONFLICT: the contract names "a stock" among the results that
+          // would not fit the Int and says those are BAD_USER_INPUT; and no retry will help until
+          // someone lowers the stock (nothing was written: the transaction is all or nothing).
+          if (stock > GRAPHQL_INT_MAX - qty) {
+            throw badInput(
+              `id: cancelling order ${id} would put ${qty} units back onto product ${productId}'s stock of ${stock}, making ` +
+                `${stock + qty}, more than GraphQL's Int maximum ${GRAPHQL_INT_MAX}; lower the product's stock first`,
+              { argument: 'id', productId },
+            );
+          }
+        }
         if (attempt >= OPTIMISTIC_ATTEMPTS) throw conflict(`Order ${id} kept changing while it was being cancelled; try again`);
         // Products deleted since the order was placed get no stock back; try again without them.
         const gone = e.reasons
@@ -368,11 +379,30 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
       lineTotalCents: product.priceCents * line.quantity,
     };
   });
+  // Every Int in a response fits GraphQL's 32-bit Int (the contract): a total beyond it would be
+  // written and then fail every read of the order, so it is refused here, before any write.
+  // Exact in doubles: at most 48 lines of 2^31 × 10,000 stay far below 2^53.
+  items.forEach((item, i) => {
+    if (fitsGraphQLInt(item.lineTotalCents)) return;
+    const argument = `input.lines.${i}.quantity`;
+    throw badInput(
+      `${argument}: the line total would be ${item.unitPriceCents} × ${item.quantity} = ${item.lineTotalCents} cents, ` +
+        `more than GraphQL's Int maximum ${GRAPHQL_INT_MAX}; at this price order at most ${Math.floor(GRAPHQL_INT_MAX / item.unitPriceCents)}`,
+      { argument },
+    );
+  });
+  const totalCents = items.reduce((sum, i) => sum + i.lineTotalCents, 0);
+  if (!fitsGraphQLInt(totalCents)) {
+    throw badInput(
+      `input.lines: the order total would be ${totalCents} cents, more than GraphQL's Int maximum ${GRAPHQL_INT_MAX}; split the order`,
+      { argument: 'input.lines' },
+    );
+  }
   const order: Order = {
     id: orderId,
     userId,
     status: 'PENDING',
-    totalCents: items.reduce((sum, i) => sum + i.lineTotalCents, 0),
+    totalCents,
     itemCount: items.length,
     createdAt: now,
     updatedAt: now,
@@ -426,6 +456,15 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
 }
 
 export const orderNotFound = (id: string) => notFound(`No order with id ${id}`, { orderId: id });
+
+function storedPriceOutOfRange(productId: string, stored: unknown, line: number): AppError {
+  const argument = `input.lines.${line}.productId`;
+  return badInput(
+    `${argument}: product ${productId} has a stored price of ${String(stored)} cents, not a whole number within GraphQL's Int ` +
+      `(at most ${GRAPHQL_INT_MAX}); it cannot be ordered until its price is corrected`,
+    { argument, productId },
+  );
+}
 
 function insufficientStock(p: Product, wanted: number): AppError {
   return new AppError(

@@ -254,7 +254,7 @@ const FAMILIES: Record<string, (r: Rand) => Case> = {
       () => encodeCursor('ordersByStatus:PENDING', { PK: 'ORDER#x', SK: 'ORDER', GSI3PK: 'STATUS#PAID', GSI3SK: 'ORDER#x' }),
       () => encodeCursor('userOrders', { PK: 'ORDER#x', SK: 'ORDER', GSI1PK: 'USER#someone-else', GSI1SK: 'ORDER#x' }),
       () => encodeCursor('featuredProducts', { PK: 'PRODUCT#x', SK: 'PRODUCT', GSI2PK: 'FEATURED', GSI2SK: 'PRODUCT#x', extra: 'y' }),
-      // (Not '': an empty after is read as no cursor.)
+      () => '',
     ])();
     return post({ query: q, variables: { c: cursor } });
   },

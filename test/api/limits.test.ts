@@ -21,24 +21,42 @@ const expectRejected = (r: Awaited<ReturnType<TestServer['gql']>>, message: RegE
 };
 
 describe('query limits', () => {
-  it('refuse a query nested deeper than 10 levels, saying by how much', async () => {
+  /** A limit refusal reads as a limit, not as a syntax error, and says which limit, in both modes. */
+  const expectLimit = (r: Awaited<ReturnType<TestServer['gql']>>, message: RegExp, extensions: Record<string, unknown>) => {
+    expectRejected(r, message);
+    expect(r.status).toBe(400);
+    expect(r.errors![0]!.message).not.toMatch(/Syntax Error/);
+    expect(r.errors![0]!.extensions).toMatchObject(extensions);
+  };
+
+  it('refuse a query nested deeper than 10 levels as a depth limit with 400, saying by how much, in both modes', async () => {
     const deep = `{ order(id: "x") { user { orders { edges { node { user { orders { edges { node { user { id } } } } } } } } } } }`;
-    expectRejected(await s.gql(deep), /depth limit of 10 exceeded, found 1[1-9]/i);
+    for (const server of [s, prod]) {
+      const r = await server.gql(deep);
+      expectLimit(r, /^query depth 11 exceeds the limit of 10$/, { limit: 'depth', max: 10, found: 11 });
+    }
   });
 
-  it('refuse an alias flood', async () => {
+  it('refuse an alias flood as an alias limit', async () => {
     const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: ping`).join(' ');
-    expectRejected(await s.gql(`{ ${aliases} }`), /aliases limit of 15 exceeded, found 16/i);
+    expectLimit(await s.gql(`{ ${aliases} }`), /^query alias count 16 exceeds the limit of 15$/, { limit: 'aliases', max: 15, found: 16 });
   });
 
-  it('refuse too many tokens', async () => {
+  it('refuse too many tokens as a token limit with 400, in both modes', async () => {
     const fields = Array.from({ length: 2100 }, () => 'ping').join(' ');
-    expectRejected(await s.gql(`{ ${fields} }`), /Document contains more th\w+ 2000 tokens/);
+    for (const server of [s, prod]) {
+      const r = await server.gql(`{ ${fields} }`);
+      expectLimit(r, /^query token count exceeds the limit of 2000$/, { limit: 'tokens', max: 2000 });
+    }
   });
 
-  it('refuse too many directives', async () => {
+  it('refuse too many directives as a directive limit', async () => {
     const dirs = Array.from({ length: 11 }, () => '@include(if: true)').join(' ');
-    expectRejected(await s.gql(`{ ping ${dirs} }`), /directives limit of 10 exceeded, found 11/i);
+    expectLimit(await s.gql(`{ ping ${dirs} }`), /^query directive count 11 exceeds the limit of 10$/, {
+      limit: 'directives',
+      max: 10,
+      found: 11,
+    });
   });
 
   it('refuse an operation whose worst case exceeds the DynamoDB call budget, before any call', async () => {
@@ -111,9 +129,27 @@ describe('production mode', () => {
     expect(await dev.text()).toMatch(/sandbox|embeddable/i);
   });
 
-  it('hides field suggestions', async () => {
-    const r = await prod.gql(`{ produc(id: "x") { id } }`);
-    expect(r.errors![0]!.message).not.toMatch(/Did you mean/);
+  /** Misspellings that graphql-js answers with "Did you mean ...?", naming parts of the schema. */
+  const MISSPELLED: [what: string, query: string, variables: Record<string, unknown> | undefined, hint: RegExp][] = [
+    ['a misspelled field', `{ produc(id: "x") { id } }`, undefined, /"product"/],
+    ['a misspelled enum value in a literal', `{ ordersByStatus(status: PENDIN) { edges { cursor } } }`, undefined, /"PENDING"/],
+    ['a misspelled enum value in a variable', `query($s: OrderStatus!) { ordersByStatus(status: $s) { edges { cursor } } }`, { s: 'PENDIN' }, /"PENDING"/],
+    ['a misspelled argument', `{ featuredProducts(fist: 1) { edges { cursor } } }`, undefined, /"first"/],
+    ['a misspelled type in a fragment', `{ product(id: "x") { ... on Usr { id } } }`, undefined, /"User"/],
+    ['a misspelled type in a variable definition', `query($s: OrderStatu) { ping }`, undefined, /"OrderStatus"/],
+    ['a misspelled input field in a variable', `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }`, { i: { userId: 'u', lines: [], line: [] } }, /"lines"/],
+  ];
+
+  it.each(MISSPELLED)('hides the schema suggestion for %s, which development mode shows', async (_what, query, variables, hint) => {
+    const dev = await s.gql(query, variables);
+    expect(dev.errors!.map((e) => e.message).join('\n')).toMatch(/Did you mean/);
+    const r = await prod.gql(query, variables);
+    expect(r.status).toBe(400);
+    for (const e of r.errors!) {
+      expect(e.extensions!.code).toBe('BAD_USER_INPUT');
+      expect(e.message).not.toMatch(/Did you mean|Suggestion hidden/);
+      expect(e.message).not.toMatch(hint);
+    }
   });
 
   it('masks unexpected errors without stack traces, and reports throttling as SERVICE_UNAVAILABLE', async () => {
