@@ -9,16 +9,18 @@
  * BENCH_SKIP_LOAD=1 (calls only).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { signToken } from '../src/auth/sign.js';
 import { createDatabase } from '../src/db/database.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../src/db/embedded-dynamodb.js';
 import { ensureTable } from '../src/db/ensure-table.js';
 import { ORDER_STATUSES } from '../src/model/order.js';
-import { seedDatabase, type SeedSummary } from '../src/seed/seed-data.js';
+import { seedDatabase, type SeedSummary } from '../scripts/seed/seed-data.js';
 import { Dataset, type Minimum } from './lib/dataset.js';
 import { requestBody, type OperationName } from './lib/operations.js';
 
@@ -75,6 +77,14 @@ const children: ChildProcess[] = [];
 /** The flags `npm run start:prod` and the Docker image start node with. */
 const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4'];
 
+/**
+ * Every request is signed in (an admin token, so one token serves every operation): the project
+ * verifies it and applies its access rules on every request; the naive and raw variants receive
+ * the same header and ignore it.
+ */
+const AUTH_SECRET = randomBytes(32).toString('base64url');
+const AUTH_HEADER = { authorization: `Bearer ${await signToken(AUTH_SECRET, { userId: 'bench-admin', groups: ['admin'], expiresInSeconds: 24 * 3600 })}` };
+
 async function startVariant(variant: Variant, endpoint: string, tableName: string): Promise<ServerProc> {
   // Every variant runs with the V8 flags of `npm run start:prod` (package.json, Dockerfile):
   // a 4 MB young-generation semi-space keeps RSS flat under 50 concurrent requests.
@@ -84,6 +94,7 @@ async function startVariant(variant: Variant, endpoint: string, tableName: strin
       ...process.env,
       BENCH_DYNAMODB_ENDPOINT: endpoint,
       BENCH_TABLE_NAME: tableName,
+      BENCH_AUTH_SECRET: AUTH_SECRET,
       NODE_ENV: 'production',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
@@ -168,7 +179,7 @@ function samples(ds: Dataset): Sample[] {
 }
 
 async function post(url: string, body: string): Promise<any> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH_HEADER }, body });
   return res.json();
 }
 
@@ -324,7 +335,7 @@ async function loadSlice(server: ServerProc, bodies: string[], connections: numb
       {
         method: 'POST',
         path: '/graphql',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...AUTH_HEADER },
         setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
         onResponse: (status, body) => {
           if (status !== 200 || body.includes('"errors"')) bodyErrors++;

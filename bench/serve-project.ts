@@ -3,6 +3,7 @@
  * so its peak RSS can be read and the load generator does not share its event loop.
  */
 import { pino } from 'pino';
+import { createVerifier } from '../src/auth/verifier.js';
 import { createDatabase } from '../src/db/database.js';
 import { createServer } from '../src/server.js';
 import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
@@ -16,6 +17,8 @@ const server = createServer({
   logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }),
   production: true,
   dynamoExtensions: true,
+  // Signed-in requests: tokens verified (HS256) and access rules applied, as in production.
+  verifier: createVerifier({ secret: process.env.BENCH_AUTH_SECRET!, userClaim: 'sub', groupsClaim: 'groups', adminGroup: 'admin' }),
 });
 const port = await server.listen(0, '127.0.0.1');
 const control = await startControlServer();

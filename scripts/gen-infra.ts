@@ -49,6 +49,11 @@ export function buildTemplate(): Record<string, unknown> {
   const properties: Record<string, unknown> = { TableName: { Ref: 'TableName' } };
   for (const [key, value] of Object.entries(def)) {
     if (key === 'TableName' || value === undefined) continue;
+    if (key === 'StreamSpecification') {
+      // CloudFormation has no StreamEnabled: a StreamViewType turns the stream on.
+      properties[key] = { StreamViewType: (value as { StreamViewType: string }).StreamViewType };
+      continue;
+    }
     if (!(SAME_SHAPE as readonly string[]).includes(key)) {
       throw new Error(`gen-infra: tableDefinition() sets ${key}, which the generator does not map to CloudFormation yet`);
     }
@@ -78,6 +83,7 @@ export function buildTemplate(): Record<string, unknown> {
     Outputs: {
       TableName: { Description: 'Set TABLE_NAME to this', Value: { Ref: 'Table' } },
       TableArn: { Description: 'For IAM policies', Value: { 'Fn::GetAtt': ['Table', 'Arn'] } },
+      StreamArn: { Description: 'For IAM policies of the stream readers (subscriptions)', Value: { 'Fn::GetAtt': ['Table', 'StreamArn'] } },
     },
   };
 }

@@ -12,7 +12,7 @@ import { loadConfigOrExit } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { EmbeddedDynamoError } from '../src/db/embedded-dynamodb.js';
 import { ensureTable, tableExists } from '../src/db/ensure-table.js';
-import { seedDatabase, type SeedOptions, type SeedProgress } from '../src/seed/seed-data.js';
+import { seedDatabase, type SeedOptions, type SeedProgress } from './seed/seed-data.js';
 
 const DEFAULTS = { users: 50, addressesPerUser: 2, ordersPerUser: 5, products: 100 };
 

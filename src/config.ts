@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { AuthSettings } from './auth/verifier.js';
 
 /**
  * Where the server finds DynamoDB.
@@ -72,7 +73,18 @@ const envSchema = z.object({
   QUERY_MAX_DIRECTIVES: int('QUERY_MAX_DIRECTIVES', 0, 1000).default(10),
   QUERY_MAX_CALLS: int('QUERY_MAX_CALLS', 1, 100000).default(300),
   BODY_LIMIT_KB: int('BODY_LIMIT_KB', 1, 10240).default(100),
+  AUTH_JWKS_URL: z.url({ error: () => 'AUTH_JWKS_URL accepts an http(s) URL of a JSON Web Key Set' }).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWT_SECRET: z.string().min(32, { error: () => 'AUTH_JWT_SECRET needs at least 32 characters (HS256)' }).optional(),
+  AUTH_USER_CLAIM: z.string().min(1).default('sub'),
+  AUTH_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  AUTH_ADMIN_GROUP: z.string().min(1).default('admin'),
+  AUTH_DEV_SECRET_FILE: z.string().min(1).default('.data/dev-jwt-secret'),
 });
+
+/** Variables whose values never appear in an error message or a log line. */
+const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET']);
 
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
@@ -94,7 +106,16 @@ export interface Config {
   readonly dynamoExtensions: boolean;
   readonly shutdownTimeoutMs: number;
   readonly limits: QueryLimits;
+  readonly auth: AuthConfig;
 }
+
+/**
+ * How tokens are checked: a provider's key set (`jwks`), a shared secret (`secret`), or, outside
+ * production when neither is set, a secret the server creates and keeps in `devSecretFile` (`dev`).
+ */
+export type AuthConfig = Readonly<
+  Omit<AuthSettings, 'secret' | 'jwksUrl'> & { mode: 'jwks' | 'secret' | 'dev'; jwksUrl?: string; secret?: string; devSecretFile: string }
+>;
 
 /** Limits checked before any DynamoDB call (see README "Query limits"). */
 export interface QueryLimits {
@@ -129,10 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? '');
-    const arrived = raw[name];
-    throw new ConfigError(
-      `Invalid configuration: ${issue.message} (got ${JSON.stringify(arrived ?? null)})`,
-    );
+    const arrived = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(raw[name] ?? null);
+    throw new ConfigError(`Invalid configuration: ${issue.message} (got ${arrived})`);
   }
   const e = parsed.data;
   let target: DynamoTarget;
@@ -152,6 +171,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (target === 'embedded' && e.DYNAMODB_ENDPOINT) {
     throw new ConfigError(
       'Invalid configuration: DYNAMODB_TARGET=embedded cannot be combined with DYNAMODB_ENDPOINT; unset one of them',
+    );
+  }
+
+  if (e.AUTH_JWKS_URL && e.AUTH_JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: set AUTH_JWKS_URL or AUTH_JWT_SECRET, not both');
+  }
+  const authMode = e.AUTH_JWKS_URL ? 'jwks' : e.AUTH_JWT_SECRET ? 'secret' : 'dev';
+  if (authMode === 'dev' && e.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'Invalid configuration: production needs a token verifier: set AUTH_JWKS_URL (with AUTH_ISSUER and AUTH_AUDIENCE) ' +
+        'for an identity provider, or AUTH_JWT_SECRET (HS256, at least 32 characters)',
     );
   }
 
@@ -179,6 +209,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDirectives: e.QUERY_MAX_DIRECTIVES,
       maxCalls: e.QUERY_MAX_CALLS,
       bodyLimitBytes: e.BODY_LIMIT_KB * 1024,
+    }),
+    auth: Object.freeze({
+      mode: authMode,
+      ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL } : {}),
+      ...(e.AUTH_JWT_SECRET ? { secret: e.AUTH_JWT_SECRET } : {}),
+      ...(e.AUTH_ISSUER ? { issuer: e.AUTH_ISSUER } : {}),
+      ...(e.AUTH_AUDIENCE ? { audience: e.AUTH_AUDIENCE } : {}),
+      userClaim: e.AUTH_USER_CLAIM,
+      groupsClaim: e.AUTH_GROUPS_CLAIM,
+      adminGroup: e.AUTH_ADMIN_GROUP,
+      devSecretFile: resolve(e.AUTH_DEV_SECRET_FILE),
     }),
   });
 }

@@ -1,12 +1,20 @@
 import type { Logger } from 'pino';
+import { ANONYMOUS, callerId, type Caller } from './auth/caller.js';
+import { createRequestData, type RequestData } from './data/request-data.js';
 import type { CallCounter } from './db/call-counter.js';
-import { createLoaders, type Loaders } from './loaders/loaders.js';
+import type { LiveEvents } from './events/live-events.js';
 import type { Repositories } from './repositories/repositories.js';
 
 export interface Context {
-  repos: Repositories;
-  /** Fresh per request: a cache shared between requests would serve one user's stale reads to another. */
-  loaders: Loaders;
+  /** Who is asking (anonymous, or a signed-in user from a verified token). */
+  caller: Caller;
+  /**
+   * The request's data facade: every read and write of a resolver goes through it. Fresh per
+   * request: a cache shared between requests would serve one user's stale reads to another.
+   */
+  data: RequestData;
+  /** This instance's live events (subscriptions over WebSocket); absent where none are served. */
+  live?: LiveEvents | undefined;
   calls: CallCounter;
   log: Logger;
   /**
@@ -24,6 +32,21 @@ export interface CommittedWrite {
   id: string;
 }
 
-export function createContext(repos: Repositories, calls: CallCounter, log: Logger): Context {
-  return { repos, loaders: createLoaders(repos), calls, log, committed: new Map() };
+export function createContext(
+  repos: Repositories,
+  calls: CallCounter,
+  log: Logger,
+  caller: Caller = ANONYMOUS,
+  live?: LiveEvents,
+): Context {
+  const userId = callerId(caller);
+  return {
+    caller,
+    data: createRequestData(repos),
+    calls,
+    // Every log line of the request names its caller (never the token).
+    log: userId ? log.child({ userId }) : log,
+    committed: new Map(),
+    live,
+  };
 }

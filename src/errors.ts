@@ -4,6 +4,8 @@
  */
 export const ERROR_CODES = [
   'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
   'NOT_FOUND',
   'CONFLICT',
   'INSUFFICIENT_STOCK',
@@ -36,6 +38,8 @@ export const notFound = (message: string, details?: Record<string, unknown>) =>
   new AppError('NOT_FOUND', message, details);
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError('CONFLICT', message, details);
+export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
+export const forbidden = (message: string, details?: Record<string, unknown>) => new AppError('FORBIDDEN', message, details);
 
 /** SDK error names that mean "DynamoDB is there but will not serve us right now". */
 const UNAVAILABLE_NAMES = new Set([

@@ -1,7 +1,9 @@
+import { resolveAuthSettings } from './auth/settings.js';
+import { createVerifier } from './auth/verifier.js';
 import { loadConfigOrExit } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { EmbeddedDynamoError } from './db/embedded-dynamodb.js';
-import { ensureTable } from './db/ensure-table.js';
+import { ensureStream, ensureTable } from './db/ensure-table.js';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
 
@@ -18,10 +20,29 @@ async function main(): Promise<void> {
     const created = await ensureTable(db.client, config.tableName);
     log.info({ table: config.tableName, created }, created ? 'table created' : 'table exists');
   }
+  // Subscriptions read the table's change stream: a table made before them gets one now.
+  try {
+    const stream = await ensureStream(db.client, config.tableName);
+    if (stream === 'enabled') log.info({ table: config.tableName }, 'the table had no stream (NEW_AND_OLD_IMAGES): enabled it for subscriptions');
+  } catch (e) {
+    log.warn({ err: e, table: config.tableName }, 'could not check or enable the table stream: subscriptions will not receive events');
+  }
+
+  const { settings: auth, devSecretCreated } = resolveAuthSettings(config.auth);
+  if (config.auth.mode === 'dev') {
+    log.info(
+      { secretFile: config.auth.devSecretFile, created: devSecretCreated },
+      'no AUTH_JWKS_URL or AUTH_JWT_SECRET: development tokens are signed with a local secret. ' +
+        'Get one with `npm run token -- --user <id>` (or `-- --admin`) and send it as Authorization: Bearer <token>',
+    );
+  } else {
+    log.info({ mode: config.auth.mode, issuer: config.auth.issuer, audience: config.auth.audience }, 'tokens verified');
+  }
 
   const server = createServer({
     db,
     logger: log,
+    verifier: createVerifier(auth),
     production: config.env === 'production',
     dynamoExtensions: config.dynamoExtensions,
     limits: config.limits,

@@ -63,6 +63,8 @@ const partition = (p: PartitionRead, yields: number, carries: readonly string[] 
   yields,
   carries,
 });
+/** One profile: with `addresses` selected, the profile and its addresses in one Query. */
+const userRead: FieldCost = (a, selects) => (selects('addresses') ? partition(P.userWithAddresses, 1, ['addresses']) : keyRead(a, selects));
 const write =
   (calls: number, carries: readonly string[] = []): FieldCost =>
   () => ({ callsPerParent: calls, carries });
@@ -76,7 +78,8 @@ const write =
  */
 export const FIELD_COSTS: Record<string, FieldCost> = {
   'Query.ping': FREE,
-  'Query.user': (_a, selects) => (selects('addresses') ? partition(P.userWithAddresses, 1, ['addresses']) : keyRead(_a, selects)),
+  'Query.user': userRead,
+  'Query.me': userRead,
   'Query.users': (a, selects) => {
     const n = listLength(a.ids);
     return selects('addresses')
@@ -99,6 +102,12 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
   'ProductConnection.edges': FREE,
   'ProductConnection.pageInfo': FREE,
   'ProductEdge.node': FREE,
+  // Per event: the subscribed entity comes from the stream's image (0 calls); nested fields read
+  // through the loaders, once per event for every subscriber.
+  'Subscription.productUpdated': FREE,
+  'Subscription.orderUpdated': FREE,
+  'Subscription.orderEvents': FREE,
+  'OrderEvent.order': FREE,
   'Mutation.createUser': write(USER_WRITE_CALLS.createUser, ['addresses']),
   'Mutation.updateUser': write(USER_WRITE_CALLS.updateUser),
   'Mutation.deleteUser': write(USER_WRITE_CALLS.deleteUser),

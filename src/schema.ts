@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
+import { applyAccessRules } from './auth/rules.js';
 import { resolvers } from './resolvers/index.js';
 
 /** schema/ sits next to src/ (tsx) or two levels up from dist/src/ (compiled). */
@@ -22,6 +23,7 @@ export function loadTypeDefs(): string[] {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
+/** The served schema: SDL and resolvers, with the access rules in front of every root field. */
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
+  return applyAccessRules(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers }));
 }

@@ -2,20 +2,25 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler, type Response } from 'express';
+import express from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ASTVisitor, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
+import { ANONYMOUS, type Caller } from './auth/caller.js';
+import { bearerToken, InvalidTokenError, type TokenVerifier } from './auth/verifier.js';
 import { createContext, type Context } from './context.js';
+import { CallCounter } from './db/call-counter.js';
+import { LiveEvents } from './events/live-events.js';
+import { StreamReader, type StreamReaderOptions } from './events/stream-reader.js';
+import { serveSubscriptions } from './ws-server.js';
 import { callBudgetPlugin } from './plugins/call-budget.js';
 import { committedWritesPlugin } from './plugins/committed-writes.js';
-import { CallCounter, runWithCallCounter } from './db/call-counter.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
-import { armorLimit, shapeEarlyRejection, shapeGraphQLError } from './error-boundary.js';
+import { armorLimit, shapeGraphQLError } from './error-boundary.js';
+import { dynamoExtensionsPlugin, mountGraphQL } from './http-graphql.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
 
@@ -27,39 +32,35 @@ export interface ServerOptions {
   dynamoExtensions?: boolean;
   /** Query limits; defaults in config.ts. */
   limits?: QueryLimits;
+  /**
+   * Checks `Authorization: Bearer <token>`. Without one, every request is anonymous and any
+   * token is refused as invalid.
+   */
+  verifier?: TokenVerifier | undefined;
+  /** Serve subscriptions over WebSocket, fed by the table's stream (default true). */
+  subscriptions?: boolean;
+  /** Stream reader timing (tests and the benchmark poll faster). */
+  stream?: Pick<StreamReaderOptions, 'idleMs' | 'maxIdleMs' | 'discoverEveryMs'>;
 }
 
 export interface AppServer {
   httpServer: Server;
   apollo: ApolloServer<Context>;
+  /** This instance's subscriptions (absent when switched off). */
+  live: LiveEvents | undefined;
   /** Starts Apollo and listens; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting connections and waits for in-flight requests. */
   stop(): Promise<void>;
 }
 
-/** Adds `extensions.dynamodb = { calls, operations }` from the request's call counter. */
-function dynamoExtensionsPlugin(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response, contextValue }) {
-          if (response.body.kind !== 'single') return;
-          const r = response.body.singleResult;
-          r.extensions = { ...r.extensions, dynamodb: contextValue.calls.toJSON() };
-        },
-      };
-    },
-  };
-}
-
-/** One log line per operation: name, duration, DynamoDB calls, error codes (never variables). */
+/** One log line per operation: name, duration, DynamoDB calls, error codes, the caller's user id (never variables or tokens). */
 function requestLogPlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ request }) {
       const started = process.hrtime.bigint();
       return {
-        async willSendResponse({ response, contextValue, operationName, errors }) {
+        async willSendResponse({ response, contextValue, operationName }) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const codes = (response.body.kind === 'single' ? response.body.singleResult.errors : undefined)?.map(
             (e) => e.extensions?.code,
@@ -70,7 +71,6 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
               durationMs: Math.round(ms * 10) / 10,
               dynamodbCalls: contextValue.calls.calls,
               ...(codes?.length ? { errorCodes: [...new Set(codes)] } : {}),
-              ...(errors?.length ? {} : {}),
             },
             'graphql request',
           );
@@ -101,8 +101,60 @@ export function createServer(opts: ServerOptions): AppServer {
   const repos = createRepositories(opts.db);
   const log = opts.logger;
 
+  /**
+   * The caller of a request: anonymous without a header; an invalid token (or a header that is
+   * not "Bearer <token>") answers HTTP 401 with one UNAUTHENTICATED error and no data. Why it
+   * was invalid goes to the log only, never the token itself.
+   */
+  const authenticate = async (header: string | undefined): Promise<Caller> => {
+    try {
+      const token = bearerToken(header);
+      if (token === undefined) return ANONYMOUS;
+      if (!opts.verifier) throw new InvalidTokenError('no token verifier is configured');
+      return await opts.verifier.verify(token);
+    } catch (e) {
+      if (!(e instanceof InvalidTokenError)) throw e;
+      log.warn({ reason: e.reason }, 'invalid token refused');
+      throw new GraphQLError('Invalid token', {
+        extensions: {
+          code: 'UNAUTHENTICATED',
+          http: { status: 401, headers: new Map([['www-authenticate', 'Bearer error="invalid_token"']]) },
+        },
+      });
+    }
+  };
+
+  const schema = buildSchema();
+  const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
+    shapeGraphQLError(formatted, error, {
+      production: opts.production,
+      onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
+    });
+  const validationRules = [...armor.validationRules, knownOperationTypeRule];
+  // Subscriptions: this instance's own reader of the table's stream, only while anyone subscribes.
+  const live =
+    opts.subscriptions === false
+      ? undefined
+      : new LiveEvents(
+          new StreamReader({ streams: opts.db.streams, dynamo: opts.db.client, tableName: opts.db.tableName, log, ...opts.stream }),
+          repos,
+          log,
+        );
+  const subscriptions = live
+    ? serveSubscriptions({
+        httpServer,
+        schema,
+        log,
+        authenticate,
+        context: (caller) => createContext(repos, new CallCounter(), log, caller, live),
+        maxTokens: limits.maxTokens,
+        validationRules,
+        formatError: (e) => formatError(e.toJSON(), e),
+      })
+    : undefined;
+
   const apollo = new ApolloServer<Context>({
-    schema: buildSchema(),
+    schema,
     introspection: !opts.production,
     includeStacktraceInErrorResponses: !opts.production,
     csrfPrevention: true,
@@ -110,18 +162,25 @@ export function createServer(opts: ServerOptions): AppServer {
     // would race it and leave the drain hanging.
     stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
-    formatError: (formatted, error) =>
-      shapeGraphQLError(formatted, error, {
-        production: opts.production,
-        onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
-      }),
+    formatError,
     parseOptions: { maxTokens: limits.maxTokens },
-    validationRules: [...armor.validationRules, knownOperationTypeRule],
+    validationRules,
     plugins: [
       // armor's typings point at Apollo's CommonJS build; the objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
       callBudgetPlugin(limits.maxCalls),
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // On stop: close every subscription socket and stop reading the stream.
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await subscriptions?.dispose();
+              await live?.close();
+            },
+          };
+        },
+      },
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
       requestLogPlugin(),
@@ -150,25 +209,16 @@ export function createServer(opts: ServerOptions): AppServer {
   return {
     httpServer,
     apollo,
+    live,
     async listen(port, host) {
       if (!started) {
         await apollo.start();
         started = true;
-        app.use(
-          '/graphql',
-          express.json({ limit: limits.bodyLimitBytes }),
-          (req, res, next) => {
-            const calls = new CallCounter();
-            res.locals.calls = calls;
-            completeHttpErrors(res, calls, opts.dynamoExtensions !== false);
-            // Every DynamoDB call made while serving this request is counted into `calls`.
-            runWithCallCounter(calls, next);
-          },
-          expressMiddleware(apollo, {
-            context: async ({ res }) => createContext(repos, res.locals.calls as CallCounter, log),
-          }),
-        );
-        app.use(jsonErrorHandler(opts.dynamoExtensions !== false));
+        mountGraphQL(app, apollo, {
+          bodyLimitBytes: limits.bodyLimitBytes,
+          dynamoExtensions: opts.dynamoExtensions !== false,
+          context: async (calls, headers) => createContext(repos, calls, log, await authenticate(headers.authorization)),
+        });
       }
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -185,41 +235,6 @@ export function createServer(opts: ServerOptions): AppServer {
     },
   };
 }
-
-/**
- * Apollo answers some requests before its plugins run (CSRF-blocked, no query, wrong method)
- * with `{ errors }` only, already through formatError. The error boundary completes those with
- * what every response carries (`extensions.dynamodb`). Responses that have it pass untouched.
- */
-function completeHttpErrors(res: Response, calls: CallCounter, withCalls: boolean): void {
-  const send = res.send.bind(res);
-  res.send = (body?: unknown) => {
-    if (typeof body === 'string' && body.startsWith('{"errors"') && !body.includes('"dynamodb":')) {
-      let errors;
-      try {
-        errors = (JSON.parse(body) as { errors: GraphQLFormattedError[] }).errors;
-      } catch {
-        return send(body); // Not JSON after all: send as it is.
-      }
-      const shaped = shapeEarlyRejection({ status: res.statusCode, errors }, { dynamodb: withCalls ? calls.toJSON() : undefined });
-      return send(JSON.stringify(shaped.body));
-    }
-    return send(body);
-  };
-}
-
-/** Body-parser failures (bad JSON, too large, unsupported charset) answered through the error boundary. */
-const jsonErrorHandler =
-  (withCalls: boolean): ErrorRequestHandler =>
-  (err, _req, res, next) => {
-    if (res.headersSent) return next(err);
-    const { status, body } = shapeEarlyRejection(
-      { status: err?.status, type: err?.type, message: err?.message, limit: err?.limit },
-      // Rejected before any resolver ran: no DynamoDB call was made.
-      { dynamodb: withCalls ? new CallCounter().toJSON() : undefined },
-    );
-    res.status(status).json(body);
-  };
 
 /** An operation type the schema lacks (a subscription here) is the client's error, found before execution. */
 function knownOperationTypeRule(context: ValidationContext): ASTVisitor {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSafeUserId } from './auth/caller.js';
 import { badInput } from './errors.js';
 import { GRAPHQL_INT_MAX } from './model/int-range.js';
 import { MAX_ORDER_LINES } from './repositories/order-repository.js';
@@ -67,7 +68,14 @@ const int = (field: string, min: number, max: number) => {
     .max(max, { error: () => `${field} must be at most ${max}` });
 };
 
-export const createUserSchema = z.object({ email, name: text('name', LIMITS.nameLength) });
+export const createUserSchema = z.object({
+  // The same rule as a token's user id, so that the profile can be signed in to.
+  id: idSchema('id')
+    .refine(isSafeUserId, { error: () => "id must not hold '#' or control characters" })
+    .nullish(),
+  email,
+  name: text('name', LIMITS.nameLength),
+});
 export const updateUserSchema = z.object({
   email: email.nullish(),
   name: text('name', LIMITS.nameLength).nullish(),
@@ -95,7 +103,7 @@ export const updateProductSchema = z.object({
 });
 export const placeOrderSchema = z
   .object({
-    userId: idSchema('userId'),
+    userId: idSchema('userId').nullish(),
     lines: z
       .array(z.object({ productId: idSchema('productId'), quantity: int('quantity', 1, LIMITS.maxQuantity) }))
       .min(1, { error: () => 'lines must hold at least one line' })
@@ -170,4 +178,9 @@ export function parseFirst(first: number | null | undefined): number {
     throw badInput(`first must be between 1 and ${LIMITS.pageSize}; got ${first}`, { argument: 'first' });
   }
   return n;
+}
+
+/** The arguments of a connection field: `first` 1..100 (default 20) and an optional, non-empty cursor. */
+export function parsePage(args: { first?: number | null; after?: string | null }): { first: number; after: string | null } {
+  return { first: parseFirst(args.first), after: parseAfter(args.after) };
 }

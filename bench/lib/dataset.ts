@@ -4,7 +4,7 @@
  * bench/README.md explains each formula.
  */
 import type { OrderStatus } from '../../src/model/order.js';
-import type { SeededOrder, SeedSummary } from '../../src/seed/seed-data.js';
+import type { SeededOrder, SeedSummary } from '../../scripts/seed/seed-data.js';
 import { PAGE, type OperationName } from './operations.js';
 
 /** BatchGetItem reads at most 100 keys per call. */

@@ -13,10 +13,10 @@ import type { CallCounter } from '../../src/db/call-counter.js';
 import type { Database } from '../../src/db/database.js';
 import { FEATURED_PARTITION, keys, PREFIX } from '../../src/db/keys.js';
 import { INDEXES, type IndexDef } from '../../src/db/table.js';
-import { fromAddressItem } from '../../src/model/address.js';
-import { fromOrderItem, fromOrderLineItem, ORDER_ENTITY, type Order, type OrderItem } from '../../src/model/order.js';
-import { fromProductItem } from '../../src/model/product.js';
-import { fromUserItem } from '../../src/model/user.js';
+import { addressFromItem } from '../../src/model/address.js';
+import { orderFromItem, orderLineFromItem, ORDER_ENTITY, type Order, type OrderLine } from '../../src/model/order.js';
+import { productFromItem } from '../../src/model/product.js';
+import { userFromItem } from '../../src/model/user.js';
 import { planOrder } from '../../src/repositories/order-repository.js';
 import { DateTime } from '../../src/resolvers/scalars.js';
 
@@ -118,33 +118,33 @@ export const naiveResolvers = {
     ping: () => true,
     user: async (_p: unknown, { id }: { id: string }, { db }: NaiveContext) => {
       const item = await getItem(db, keys.user(id));
-      return item ? fromUserItem(item) : null;
+      return item ? userFromItem(item) : null;
     },
     users: (_p: unknown, { ids }: { ids: string[] }, { db }: NaiveContext) =>
       Promise.all(ids.map(async (id) => {
         const item = await getItem(db, keys.user(id));
-        return item ? fromUserItem(item) : null;
+        return item ? userFromItem(item) : null;
       })),
     product: async (_p: unknown, { id }: { id: string }, { db }: NaiveContext) => {
       const item = await getItem(db, keys.product(id));
-      return item ? fromProductItem(item) : null;
+      return item ? productFromItem(item) : null;
     },
     products: (_p: unknown, { ids }: { ids: string[] }, { db }: NaiveContext) =>
       Promise.all(ids.map(async (id) => {
         const item = await getItem(db, keys.product(id));
-        return item ? fromProductItem(item) : null;
+        return item ? productFromItem(item) : null;
       })),
     featuredProducts: async (_p: unknown, a: { first?: number | null; after?: string | null }, { db }: NaiveContext) => {
       const page = await indexPage(db, INDEXES.featured, FEATURED_PARTITION, a.first, a.after);
-      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: fromProductItem(e.item) })), pageInfo: page.pageInfo };
+      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: productFromItem(e.item) })), pageInfo: page.pageInfo };
     },
     order: async (_p: unknown, { id }: { id: string }, { db }: NaiveContext) => {
       const item = await getItem(db, keys.order(id));
-      return item ? fromOrderItem(item) : null;
+      return item ? orderFromItem(item) : null;
     },
     ordersByStatus: async (_p: unknown, a: { status: string; first?: number | null; after?: string | null }, { db }: NaiveContext) => {
       const page = await indexPage(db, INDEXES.byStatus, keys.statusPartition(a.status), a.first, a.after);
-      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: fromOrderItem(e.item) })), pageInfo: page.pageInfo };
+      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: orderFromItem(e.item) })), pageInfo: page.pageInfo };
     },
   },
   User: {
@@ -154,16 +154,16 @@ export const naiveResolvers = {
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
           ExpressionAttributeValues: { ':pk': keys.userPartition(user.id), ':sk': PREFIX.address },
         })
-      ).map(fromAddressItem),
+      ).map(addressFromItem),
     orders: async (user: { id: string }, a: { first?: number | null; after?: string | null }, { db }: NaiveContext) => {
       const page = await indexPage(db, INDEXES.userOrders, keys.userOrdersPartition(user.id), a.first, a.after, ORDER_ENTITY);
-      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: fromOrderItem(e.item) })), pageInfo: page.pageInfo };
+      return { edges: page.edges.map((e) => ({ cursor: e.cursor, node: orderFromItem(e.item) })), pageInfo: page.pageInfo };
     },
   },
   Order: {
     user: async (order: Order, _a: unknown, { db }: NaiveContext) => {
       const item = await getItem(db, keys.user(order.userId));
-      return item ? fromUserItem(item) : null;
+      return item ? userFromItem(item) : null;
     },
     items: async (order: Order, _a: unknown, { db }: NaiveContext) =>
       (
@@ -171,12 +171,12 @@ export const naiveResolvers = {
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
           ExpressionAttributeValues: { ':pk': keys.orderPartition(order.id), ':sk': PREFIX.item },
         })
-      ).map(fromOrderLineItem),
+      ).map(orderLineFromItem),
   },
   OrderItem: {
-    product: async (item: OrderItem, _a: unknown, { db }: NaiveContext) => {
+    product: async (item: OrderLine, _a: unknown, { db }: NaiveContext) => {
       const found = await getItem(db, keys.product(item.productId));
-      return found ? fromProductItem(found) : null;
+      return found ? productFromItem(found) : null;
     },
   },
   Mutation: {
@@ -196,7 +196,7 @@ export const naiveResolvers = {
       const products = lines.map((l, i) => {
         const item = productItems[i];
         if (!item) throw fail('NOT_FOUND', `No product with id ${l.productId}`);
-        const p = fromProductItem(item);
+        const p = productFromItem(item);
         if (p.stock < l.quantity) throw fail('INSUFFICIENT_STOCK', `Product ${p.id} has ${p.stock} in stock`);
         return p;
       });

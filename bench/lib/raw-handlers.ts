@@ -11,14 +11,14 @@ import type { Database } from '../../src/db/database.js';
 import { FEATURED_PARTITION, keyId, keys, type TableKey } from '../../src/db/keys.js';
 import { INDEXES, type IndexDef } from '../../src/db/table.js';
 import {
-  fromOrderItem,
-  fromOrderLineItem,
-  isOrderItem,
-  isOrderLineItem,
-  type OrderItem,
+  orderFromItem,
+  orderLineFromItem,
+  isOrderHeader,
+  isOrderLine,
+  type OrderLine,
 } from '../../src/model/order.js';
-import { fromProductItem, type Product } from '../../src/model/product.js';
-import { fromUserItem } from '../../src/model/user.js';
+import { productFromItem, type Product } from '../../src/model/product.js';
+import { userFromItem } from '../../src/model/user.js';
 import { MAX_ORDER_LINES, planOrder } from '../../src/repositories/order-repository.js';
 import { PAGE, type OperationName } from './operations.js';
 
@@ -105,17 +105,17 @@ async function indexPage(db: Database, index: IndexDef, partition: string, first
 
 /** A user's newest orders with their lines: one GSI1 Query sized for the most lines an order can have. */
 async function userOrders(db: Database, userId: string, first: number) {
-  const page = await indexPage(db, INDEXES.userOrders, keys.userOrdersPartition(userId), first, isOrderItem, 1 + MAX_ORDER_LINES);
-  const lines = new Map<string, OrderItem[]>();
+  const page = await indexPage(db, INDEXES.userOrders, keys.userOrdersPartition(userId), first, isOrderHeader, 1 + MAX_ORDER_LINES);
+  const lines = new Map<string, OrderLine[]>();
   for (const n of page.nodes) lines.set(n.id as string, []);
-  for (const i of page.items) if (isOrderLineItem(i)) lines.get(i.orderId as string)?.push(fromOrderLineItem(i));
+  for (const i of page.items) if (isOrderLine(i)) lines.get(i.orderId as string)?.push(orderLineFromItem(i));
   for (const l of lines.values()) l.sort((a, b) => a.line - b.line);
-  return { orders: page.nodes.map(fromOrderItem), lines, hasNextPage: page.hasNextPage };
+  return { orders: page.nodes.map(orderFromItem), lines, hasNextPage: page.hasNextPage };
 }
 
 const productOf = (found: Map<string, Item>, id: string): Product | null => {
   const item = found.get(keyId(keys.product(id)));
-  return item ? fromProductItem(item) : null;
+  return item ? productFromItem(item) : null;
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -130,7 +130,7 @@ export const rawHandlers: Record<OperationName, Handler> = {
     const items = await queryPartition(db, keys.userPartition(id));
     const profile = items.find((i) => i.EntityType === 'User');
     if (!profile) return { user: null };
-    const u = fromUserItem(profile);
+    const u = userFromItem(profile);
     const addresses = items
       .filter((i) => i.EntityType === 'Address')
       .map((a) => ({ id: a.id, label: a.label ?? null, street: a.street, city: a.city, postalCode: a.postalCode, country: a.country }));
@@ -144,7 +144,7 @@ export const rawHandlers: Record<OperationName, Handler> = {
     if (!profile) return { user: null };
     const productIds = page.orders.flatMap((o) => page.lines.get(o.id)!.map((l) => l.productId));
     const products = productIds.length ? await batchGet(db, productIds.map(keys.product)) : new Map<string, Item>();
-    const u = fromUserItem(profile);
+    const u = userFromItem(profile);
     return {
       user: {
         id: u.id,
@@ -170,10 +170,10 @@ export const rawHandlers: Record<OperationName, Handler> = {
 
   async OrderWithItems(db, { id }) {
     const items = await queryPartition(db, keys.orderPartition(id));
-    const header = items.find(isOrderItem);
+    const header = items.find(isOrderHeader);
     if (!header) return { order: null };
-    const o = fromOrderItem(header);
-    const lines = items.filter(isOrderLineItem).map(fromOrderLineItem);
+    const o = orderFromItem(header);
+    const lines = items.filter(isOrderLine).map(orderLineFromItem);
     const products = lines.length ? await batchGet(db, lines.map((l) => keys.product(l.productId))) : new Map<string, Item>();
     return {
       order: {
@@ -206,7 +206,7 @@ export const rawHandlers: Record<OperationName, Handler> = {
       users: ids.map((id, i) => {
         const item = profiles.get(keyId(keys.user(id)));
         if (!item) return null;
-        const u = fromUserItem(item);
+        const u = userFromItem(item);
         return { id: u.id, name: u.name, orders: { edges: pages[i]!.orders.map((o) => ({ node: { id: o.id, totalCents: o.totalCents } })) } };
       }),
     };
@@ -226,7 +226,7 @@ export const rawHandlers: Record<OperationName, Handler> = {
     const page = await indexPage(db, INDEXES.featured, FEATURED_PARTITION, PAGE.featured, () => true, 1);
     return {
       featuredProducts: {
-        edges: page.nodes.map(fromProductItem).map((p) => ({ node: { id: p.id, name: p.name, priceCents: p.priceCents } })),
+        edges: page.nodes.map(productFromItem).map((p) => ({ node: { id: p.id, name: p.name, priceCents: p.priceCents } })),
         pageInfo: { hasNextPage: page.hasNextPage },
       },
     };
@@ -234,13 +234,13 @@ export const rawHandlers: Record<OperationName, Handler> = {
 
   async OrdersByStatus(db, { status }) {
     const page = await indexPage(db, INDEXES.byStatus, keys.statusPartition(status), PAGE.byStatus, () => true, 1);
-    const orders = page.nodes.map(fromOrderItem);
+    const orders = page.nodes.map(orderFromItem);
     const users = orders.length ? await batchGet(db, orders.map((o) => keys.user(o.userId))) : new Map<string, Item>();
     return {
       ordersByStatus: {
         edges: orders.map((o) => {
           const item = users.get(keyId(keys.user(o.userId)));
-          const u = item ? fromUserItem(item) : null;
+          const u = item ? userFromItem(item) : null;
           return { node: { id: o.id, status: o.status, totalCents: o.totalCents, user: u && { id: u.id, name: u.name } } };
         }),
         pageInfo: { hasNextPage: page.hasNextPage },

@@ -2,8 +2,9 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { User as UserModel } from '../model/user.js';
 import type { Address as AddressModel } from '../model/address.js';
 import type { Product as ProductModel } from '../model/product.js';
-import type { Order as OrderModel, OrderItem as OrderItemModel } from '../model/order.js';
-import type { OrderConnectionModel, ProductConnectionModel } from '../resolvers/connections.js';
+import type { Order as OrderModel, OrderLine as OrderLineModel } from '../model/order.js';
+import type { OrderEventModel } from '../events/live-event.js';
+import type { Connection } from '../model/connection.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -48,6 +49,8 @@ export type CreateProductInput = {
 
 export type CreateUserInput = {
   email: Scalars['String']['input'];
+  /** Admins only: the new user's id (default: a new id). A customer's profile takes their user id. */
+  id?: InputMaybe<Scalars['ID']['input']>;
   name: Scalars['String']['input'];
 };
 
@@ -161,6 +164,20 @@ export type OrderEdge = {
   node: Order;
 };
 
+export type OrderEvent = {
+  __typename?: 'OrderEvent';
+  /** When the change was written. */
+  at: Scalars['DateTime']['output'];
+  kind: OrderEventKind;
+  /** The order as it stands after the change. */
+  order: Order;
+};
+
+export type OrderEventKind =
+  | 'CANCELLED'
+  | 'PLACED'
+  | 'STATUS_CHANGED';
+
 export type OrderItem = {
   __typename?: 'OrderItem';
   id: Scalars['ID']['output'];
@@ -196,7 +213,8 @@ export type PlaceOrderInput = {
   /** Retrying placeOrder with the same key returns the same order and changes nothing more. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   lines: Array<OrderLineInput>;
-  userId: Scalars['ID']['input'];
+  /** Default: the signed-in caller. */
+  userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type Product = {
@@ -227,10 +245,12 @@ export type Query = {
   __typename?: 'Query';
   /** Featured products only (a sparse index), newest first. */
   featuredProducts: ProductConnection;
+  /** The signed-in caller's own profile; null when they have not created it yet. */
+  me?: Maybe<User>;
   order?: Maybe<Order>;
   /** All users' orders in one status (an inverted index), newest first. */
   ordersByStatus: OrderConnection;
-  /** True whenever the server answers. Readiness of the database: GET /health/ready. */
+  /** True whenever the server answers (open to anyone). Readiness of the database: GET /health/ready. */
   ping: Scalars['Boolean']['output'];
   product?: Maybe<Product>;
   /** Same order as ids; null where a product does not exist. */
@@ -276,6 +296,34 @@ export type QueryUserArgs = {
 
 export type QueryUsersArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Orders placed, changed and cancelled: the caller's own; an admin may name any userId, or omit
+   * it to follow every order.
+   */
+  orderEvents: OrderEvent;
+  /** Every change of one order (status, cancellation). The caller's own orders; admins any. */
+  orderUpdated: Order;
+  /** Every change of one product (name, price, stock, featured). Open to anyone. */
+  productUpdated: Product;
+};
+
+
+export type SubscriptionOrderEventsArgs = {
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type SubscriptionOrderUpdatedArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionProductUpdatedArgs = {
+  id: Scalars['ID']['input'];
 };
 
 export type UpdateProductInput = {
@@ -395,18 +443,21 @@ export type ResolversTypes = ResolversObject<{
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Order: ResolverTypeWrapper<OrderModel>;
-  OrderConnection: ResolverTypeWrapper<OrderConnectionModel>;
+  OrderConnection: ResolverTypeWrapper<Connection<OrderModel>>;
   OrderEdge: ResolverTypeWrapper<Omit<OrderEdge, 'node'> & { node: ResolversTypes['Order'] }>;
-  OrderItem: ResolverTypeWrapper<OrderItemModel>;
+  OrderEvent: ResolverTypeWrapper<OrderEventModel>;
+  OrderEventKind: OrderEventKind;
+  OrderItem: ResolverTypeWrapper<OrderLineModel>;
   OrderLineInput: OrderLineInput;
   OrderStatus: OrderStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PlaceOrderInput: PlaceOrderInput;
   Product: ResolverTypeWrapper<ProductModel>;
-  ProductConnection: ResolverTypeWrapper<ProductConnectionModel>;
+  ProductConnection: ResolverTypeWrapper<Connection<ProductModel>>;
   ProductEdge: ResolverTypeWrapper<Omit<ProductEdge, 'node'> & { node: ResolversTypes['Product'] }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateProductInput: UpdateProductInput;
   UpdateUserInput: UpdateUserInput;
   User: ResolverTypeWrapper<UserModel>;
@@ -424,17 +475,19 @@ export type ResolversParentTypes = ResolversObject<{
   Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
   Order: OrderModel;
-  OrderConnection: OrderConnectionModel;
+  OrderConnection: Connection<OrderModel>;
   OrderEdge: Omit<OrderEdge, 'node'> & { node: ResolversParentTypes['Order'] };
-  OrderItem: OrderItemModel;
+  OrderEvent: OrderEventModel;
+  OrderItem: OrderLineModel;
   OrderLineInput: OrderLineInput;
   PageInfo: PageInfo;
   PlaceOrderInput: PlaceOrderInput;
   Product: ProductModel;
-  ProductConnection: ProductConnectionModel;
+  ProductConnection: Connection<ProductModel>;
   ProductEdge: Omit<ProductEdge, 'node'> & { node: ResolversParentTypes['Product'] };
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateProductInput: UpdateProductInput;
   UpdateUserInput: UpdateUserInput;
   User: UserModel;
@@ -488,6 +541,12 @@ export type OrderEdgeResolvers<ContextType = Context, ParentType extends Resolve
   node?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
 }>;
 
+export type OrderEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderEvent'] = ResolversParentTypes['OrderEvent']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['OrderEventKind'], ParentType, ContextType>;
+  order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+}>;
+
 export type OrderItemResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderItem'] = ResolversParentTypes['OrderItem']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lineTotalCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -526,6 +585,7 @@ export type ProductEdgeResolvers<ContextType = Context, ParentType extends Resol
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   featuredProducts?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryFeaturedProductsArgs, 'first'>>;
+  me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
   ordersByStatus?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryOrdersByStatusArgs, 'first' | 'status'>>;
   ping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -533,6 +593,12 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   products?: Resolver<Array<Maybe<ResolversTypes['Product']>>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'ids'>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
   users?: Resolver<Array<Maybe<ResolversTypes['User']>>, ParentType, ContextType, RequireFields<QueryUsersArgs, 'ids'>>;
+}>;
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  orderEvents?: SubscriptionResolver<ResolversTypes['OrderEvent'], "orderEvents", ParentType, ContextType, Partial<SubscriptionOrderEventsArgs>>;
+  orderUpdated?: SubscriptionResolver<ResolversTypes['Order'], "orderUpdated", ParentType, ContextType, RequireFields<SubscriptionOrderUpdatedArgs, 'id'>>;
+  productUpdated?: SubscriptionResolver<ResolversTypes['Product'], "productUpdated", ParentType, ContextType, RequireFields<SubscriptionProductUpdatedArgs, 'id'>>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
@@ -553,12 +619,14 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Order?: OrderResolvers<ContextType>;
   OrderConnection?: OrderConnectionResolvers<ContextType>;
   OrderEdge?: OrderEdgeResolvers<ContextType>;
+  OrderEvent?: OrderEventResolvers<ContextType>;
   OrderItem?: OrderItemResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -78,12 +78,12 @@ export interface PageRead extends QueryShape {
 export type AccessPattern = KeyRead | PartitionRead | PageRead;
 
 export const ACCESS_PATTERNS = {
-  user: { kind: 'keys', name: 'user', summary: 'A user profile by id', serves: ['Query.user', 'Query.users', 'Order.user'], key: 'USER#<id> / PROFILE' },
+  user: { kind: 'keys', name: 'user', summary: 'A user profile by id', serves: ['Query.user', 'Query.users', 'Query.me', 'Order.user'], key: 'USER#<id> / PROFILE' },
   userWithAddresses: {
     kind: 'partition',
     name: 'userWithAddresses',
     summary: 'A profile and its addresses',
-    serves: ['Query.user', 'Query.users'],
+    serves: ['Query.user', 'Query.users', 'Query.me'],
     partition: keys.userPartition,
     keyCondition: 'PK = USER#<id>',
     maxItems: 1 + MAX_ADDRESSES_PER_USER,

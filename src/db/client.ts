@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { currentCallCounter } from './call-counter.js';
 
@@ -28,8 +29,9 @@ const CAPACITY_OPERATIONS = new Set([
 
 type CapacityOutput = { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] };
 
-export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
-  const client = new DynamoDBClient({
+/** Endpoint, credentials, retries and bounded waits: the same for the table and its stream. */
+function clientConfig(opts: ClientOptions) {
+  return {
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
@@ -42,7 +44,11 @@ export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
       // Since @smithy/node-http-handler 4.14, requestTimeout only logs a warning unless this is set.
       throwOnRequestTimeout: true,
     },
-  });
+  };
+}
+
+export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
+  const client = new DynamoDBClient(clientConfig(opts));
   addCallCounting(client);
   return client;
 }
@@ -71,6 +77,14 @@ export function addCallCounting(client: DynamoDBClient): void {
     },
     { step: 'initialize', name: 'callCounting', priority: 'high' },
   );
+}
+
+/**
+ * The DynamoDB Streams client, with the same endpoint, credentials and bounded waits. Its calls
+ * are the stream reader's own, never a request's (they are not counted in extensions).
+ */
+export function createStreamsClient(opts: ClientOptions): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient(clientConfig(opts));
 }
 
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {

@@ -3,10 +3,11 @@ import {
   DescribeTableCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { tableDefinition } from './table.js';
+import { STREAM, tableDefinition } from './table.js';
 
 /**
  * Creates the table and its indexes when missing; a second call changes nothing. Returns
@@ -24,6 +25,25 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   }
   await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: tableName });
   return created;
+}
+
+/**
+ * Turns the table's change stream on when an existing table (created before subscriptions) lacks
+ * it. Returns what it found or did. Several instances may race: the loser's UpdateTable fails
+ * with ResourceInUseException or a ValidationException that says the stream exists already.
+ */
+export async function ensureStream(client: DynamoDBClient, tableName: string): Promise<'present' | 'enabled'> {
+  const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const spec = out.Table?.StreamSpecification;
+  if (spec?.StreamEnabled && spec.StreamViewType === STREAM.StreamViewType) return 'present';
+  try {
+    await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: STREAM }));
+  } catch (e) {
+    const raced = e instanceof ResourceInUseException || /already has an enabled stream/i.test((e as Error).message);
+    if (!raced) throw e;
+  }
+  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: tableName });
+  return 'enabled';
 }
 
 export async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {

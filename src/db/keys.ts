@@ -9,7 +9,8 @@
  *   PRODUCT#<id>   / PRODUCT                  product
  *   ORDER#<id>     / ORDER                    order header
  *   ORDER#<id>     / ITEM#<nnn>               order lines, co-located with the header
- *   IDEMPOTENCY#<key> / IDEMPOTENCY           placeOrder idempotency record
+ *   IDEMPOTENCY#<userId> / KEY#<key>          placeOrder idempotency record (per user)
+ *   IDEMPOTENCY#<key> / IDEMPOTENCY           legacy (version 1) record: keys were global
  *   GSI1 USER#<userId> / ORDER#<orderId>[#ITEM#<nnn>]   a user's orders (and their lines)
  *   GSI2 FEATURED      / PRODUCT#<productId>            featured products (sparse)
  *   GSI3 STATUS#<status> / ORDER#<orderId>              orders by status
@@ -23,6 +24,7 @@ export const PREFIX = {
   item: 'ITEM#',
   status: 'STATUS#',
   idempotency: 'IDEMPOTENCY#',
+  idempotencyKey: 'KEY#',
 } as const;
 
 export const SORT = {
@@ -61,7 +63,13 @@ export const keys = {
     PK: PREFIX.order + orderId,
     SK: PREFIX.item + formatLineNumber(line),
   }),
-  idempotency: (key: string): TableKey => ({
+  /** Idempotency keys belong to a user: two users may use the same key for two orders. */
+  idempotency: (userId: string, key: string): TableKey => ({
+    PK: PREFIX.idempotency + userId,
+    SK: PREFIX.idempotencyKey + key,
+  }),
+  /** Where version 1 kept a key (one global namespace); still honoured for the user who wrote it. */
+  legacyIdempotency: (key: string): TableKey => ({
     PK: PREFIX.idempotency + key,
     SK: SORT.idempotency,
   }),

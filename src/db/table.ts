@@ -15,6 +15,9 @@ export const INDEXES = {
 
 export type IndexDef = (typeof INDEXES)[keyof typeof INDEXES];
 
+/** The change stream subscriptions read: old and new image of every item written. */
+export const STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
+
 /** Primary key attributes of the base table. */
 export const TABLE_KEY = { pk: 'PK', sk: 'SK' } as const;
 
@@ -35,6 +38,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: TABLE_KEY.pk, KeyType: 'HASH' },
       { AttributeName: TABLE_KEY.sk, KeyType: 'RANGE' },
     ],
+    // Subscriptions are fed by the table's change stream, so every writer is seen (src/events/).
+    StreamSpecification: STREAM,
     GlobalSecondaryIndexes: indexes.map((i) => ({
       IndexName: i.name,
       KeySchema: [

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { keys } from '../db/keys.js';
+import { createItemReader } from './stored-item.js';
 
 export const ADDRESS_ENTITY = 'Address';
 
@@ -13,19 +15,27 @@ export interface Address {
   createdAt: string;
 }
 
-export function toAddressItem(a: Address) {
+export function addressToItem(a: Address) {
   return { ...keys.address(a.userId, a.id), EntityType: ADDRESS_ENTITY, ...a };
 }
 
-export function fromAddressItem(item: Record<string, unknown>): Address {
-  return {
-    id: item.id as string,
-    userId: item.userId as string,
-    label: (item.label as string | undefined) ?? null,
-    street: item.street as string,
-    city: item.city as string,
-    postalCode: item.postalCode as string,
-    country: item.country as string,
-    createdAt: item.createdAt as string,
-  };
+/** A stored address's attributes as checked on every read (stored-item.ts); the others are ignored. */
+const readAddressItem = createItemReader(
+  ADDRESS_ENTITY,
+  z.object({
+    id: z.string(),
+    userId: z.string(),
+    label: z.string().nullish(),
+    street: z.string(),
+    city: z.string(),
+    postalCode: z.string(),
+    country: z.string(),
+    createdAt: z.string(),
+  }),
+);
+
+/** Throws a StoredItemError (reported) for a malformed item. */
+export function addressFromItem(item: Record<string, unknown>): Address {
+  const a = readAddressItem(item);
+  return { ...a, label: a.label ?? null };
 }

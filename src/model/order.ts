@@ -1,8 +1,11 @@
+import { z } from 'zod';
 import { keys } from '../db/keys.js';
 import { storedInts } from './int-range.js';
+import { createItemReader, storedNumber } from './stored-item.js';
 
 export const ORDER_ENTITY = 'Order';
-export const ORDER_ITEM_ENTITY = 'OrderItem';
+/** Stored order lines keep the EntityType they were first written with. */
+export const ORDER_LINE_ENTITY = 'OrderItem';
 export const IDEMPOTENCY_ENTITY = 'IdempotencyRecord';
 
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
@@ -27,7 +30,11 @@ export interface Order {
   updatedAt: string;
 }
 
-export interface OrderItem {
+/**
+ * One stored line of an order (name and price copied from the product when the order was placed).
+ * The API's `OrderItem` type is resolved from it.
+ */
+export interface OrderLine {
   id: string;
   orderId: string;
   line: number;
@@ -38,7 +45,7 @@ export interface OrderItem {
   lineTotalCents: number;
 }
 
-export function toOrderItem(o: Order) {
+export function orderToItem(o: Order) {
   return {
     ...keys.order(o.id),
     EntityType: ORDER_ENTITY,
@@ -49,46 +56,62 @@ export function toOrderItem(o: Order) {
 }
 
 /** Lines are also written to GSI1 next to their order, so a user's orders come with lines in one Query. */
-export function toOrderLineItem(userId: string, i: OrderItem) {
+export function orderLineToItem(userId: string, i: OrderLine) {
   return {
     ...keys.orderItem(i.orderId, i.line),
-    EntityType: ORDER_ITEM_ENTITY,
+    EntityType: ORDER_LINE_ENTITY,
     ...i,
     ...keys.userOrdersIndex(userId, i.orderId, i.line),
   };
 }
 
-export function fromOrderItem(item: Record<string, unknown>): Order {
+/** A stored order's attributes as checked on every read (stored-item.ts); the others are ignored. */
+const readOrderItem = createItemReader(
+  ORDER_ENTITY,
+  z.object({
+    id: z.string(),
+    userId: z.string(),
+    status: z.enum(ORDER_STATUSES),
+    totalCents: storedNumber,
+    itemCount: storedNumber,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  }),
+);
+
+/** A stored order line's attributes as checked on every read (stored-item.ts); the others are ignored. */
+const readOrderLineItem = createItemReader(
+  ORDER_LINE_ENTITY,
+  z.object({
+    id: z.string(),
+    orderId: z.string(),
+    line: z.int(),
+    productId: z.string(),
+    productName: z.string(),
+    unitPriceCents: storedNumber,
+    quantity: storedNumber,
+    lineTotalCents: storedNumber,
+  }),
+);
+
+/** Throws a StoredItemError (reported) for a malformed item. */
+export function orderFromItem(item: Record<string, unknown>): Order {
+  const o = readOrderItem(item);
   // Clamped into GraphQL's Int range (int-range.ts): one bad item must not fail a whole page.
-  const n = storedInts(ORDER_ENTITY, item.id, { totalCents: item.totalCents, itemCount: item.itemCount });
-  return {
-    id: item.id as string,
-    userId: item.userId as string,
-    status: item.status as OrderStatus,
-    totalCents: n.totalCents,
-    itemCount: n.itemCount,
-    createdAt: item.createdAt as string,
-    updatedAt: item.updatedAt as string,
-  };
+  const n = storedInts(ORDER_ENTITY, o.id, { totalCents: o.totalCents, itemCount: o.itemCount });
+  return { ...o, totalCents: n.totalCents, itemCount: n.itemCount };
 }
 
-export function fromOrderLineItem(item: Record<string, unknown>): OrderItem {
-  const n = storedInts(ORDER_ITEM_ENTITY, item.id, {
-    unitPriceCents: item.unitPriceCents,
-    quantity: item.quantity,
-    lineTotalCents: item.lineTotalCents,
+/** Throws a StoredItemError (reported) for a malformed item. */
+export function orderLineFromItem(item: Record<string, unknown>): OrderLine {
+  const l = readOrderLineItem(item);
+  const n = storedInts(ORDER_LINE_ENTITY, l.id, {
+    unitPriceCents: l.unitPriceCents,
+    quantity: l.quantity,
+    lineTotalCents: l.lineTotalCents,
   });
-  return {
-    id: item.id as string,
-    orderId: item.orderId as string,
-    line: item.line as number,
-    productId: item.productId as string,
-    productName: item.productName as string,
-    unitPriceCents: n.unitPriceCents,
-    quantity: n.quantity,
-    lineTotalCents: n.lineTotalCents,
-  };
+  return { ...l, ...n };
 }
 
-export const isOrderItem = (item: Record<string, unknown>) => item.EntityType === ORDER_ENTITY;
-export const isOrderLineItem = (item: Record<string, unknown>) => item.EntityType === ORDER_ITEM_ENTITY;
+export const isOrderHeader = (item: Record<string, unknown>) => item.EntityType === ORDER_ENTITY;
+export const isOrderLine = (item: Record<string, unknown>) => item.EntityType === ORDER_LINE_ENTITY;

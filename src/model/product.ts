@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { keys } from '../db/keys.js';
 import { storedInts } from './int-range.js';
+import { createItemReader, storedNumber } from './stored-item.js';
 
 export const PRODUCT_ENTITY = 'Product';
 
@@ -15,7 +17,7 @@ export interface Product {
 }
 
 /** Featured products carry the GSI2 attributes; others lack them, which keeps GSI2 sparse. */
-export function toProductItem(p: Product) {
+export function productToItem(p: Product) {
   return {
     ...keys.product(p.id),
     EntityType: PRODUCT_ENTITY,
@@ -24,17 +26,26 @@ export function toProductItem(p: Product) {
   };
 }
 
-export function fromProductItem(item: Record<string, unknown>): Product {
+/** A stored product's attributes as checked on every read (stored-item.ts); the others are ignored. */
+const readProductItem = createItemReader(
+  PRODUCT_ENTITY,
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullish(),
+    priceCents: storedNumber,
+    stock: storedNumber,
+    featured: z.boolean().nullish(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  }),
+);
+
+/** Throws a StoredItemError (reported) for a malformed item. */
+export function productFromItem(item: Record<string, unknown>): Product {
+  const p = readProductItem(item);
   // Clamped into GraphQL's Int range (int-range.ts): one bad item must not fail a whole list.
-  const n = storedInts(PRODUCT_ENTITY, item.id, { priceCents: item.priceCents, stock: item.stock });
-  return {
-    id: item.id as string,
-    name: item.name as string,
-    description: (item.description as string | undefined) ?? null,
-    priceCents: n.priceCents,
-    stock: n.stock,
-    featured: item.featured === true,
-    createdAt: item.createdAt as string,
-    updatedAt: item.updatedAt as string,
-  };
+  const n = storedInts(PRODUCT_ENTITY, p.id, { priceCents: p.priceCents, stock: p.stock });
+  return { ...p, description: p.description ?? null, featured: p.featured ?? false, ...n };
 }
+

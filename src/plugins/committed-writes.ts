@@ -3,6 +3,7 @@ import type { GraphQLFormattedError, GraphQLResolveInfo } from 'graphql';
 import type { Logger } from 'pino';
 import type { CommittedWrite, Context } from '../context.js';
 import { onStoredValueOutOfRange } from '../model/int-range.js';
+import { onMalformedStoredItem } from '../model/stored-item.js';
 
 /**
  * Called by a mutation resolver right after its repository call returned: from here on the
@@ -28,8 +29,9 @@ export function committedError(e: GraphQLFormattedError, w: CommittedWrite): Gra
  * such a mutation's response key keep their code and say what was written, with its id in
  * `extensions.committed`. Runs after formatError, so a masked reason stays masked.
  *
- * Also points the models' stored-value report (model/int-range.ts) at the server's logger: both
- * are answers that could not show what is stored as it is, and both are errors to look into.
+ * Also points the models' stored-item reports (numbers clamped, model/int-range.ts; items
+ * malformed, model/stored-item.ts) at the server's logger: both are answers that could not show
+ * what is stored as it is, and both are errors to look into.
  */
 export function committedWritesPlugin(log: Logger): ApolloServerPlugin<Context> {
   return {
@@ -37,6 +39,7 @@ export function committedWritesPlugin(log: Logger): ApolloServerPlugin<Context> 
       onStoredValueOutOfRange((r) =>
         log.error({ storedValue: r }, `stored ${r.entity} ${r.id} holds numbers outside GraphQL's Int range; read them clamped`),
       );
+      onMalformedStoredItem((e) => log.error({ storedItem: { entity: e.entity, key: e.key, problems: e.problems } }, e.message));
     },
     async requestDidStart() {
       return {

@@ -6,26 +6,28 @@ import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
 import { keys } from '../db/keys.js';
 import { ACCESS_PATTERNS } from '../db/access-patterns.js';
+import { toConnection, type Connection } from '../model/connection.js';
 import { partitionQuery, queryPage, queryPartition } from '../db/query-pages.js';
 import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
 import { AppError, badInput, conflict, notFound } from '../errors.js';
 import { fitsGraphQLInt, GRAPHQL_INT_MAX } from '../model/int-range.js';
 import {
   CANCELLABLE_STATUSES,
-  fromOrderItem,
-  fromOrderLineItem,
+  orderFromItem,
+  orderLineFromItem,
   IDEMPOTENCY_ENTITY,
-  isOrderItem,
-  isOrderLineItem,
+  isOrderHeader,
+  isOrderLine,
   STATUS_PREDECESSOR,
-  toOrderItem,
-  toOrderLineItem,
+  orderToItem,
+  orderLineToItem,
   type Order,
-  type OrderItem,
+  type OrderLine,
   type OrderStatus,
 } from '../model/order.js';
-import { fromProductItem, type Product } from '../model/product.js';
-import { fromUserItem, type User } from '../model/user.js';
+import { productFromItem, type Product } from '../model/product.js';
+import { convertSkippingMalformed, tryConvert, type StoredItemError } from '../model/stored-item.js';
+import { userFromItem, type User } from '../model/user.js';
 import { productNotFound } from './product-repository.js';
 
 const ulid = monotonicFactory();
@@ -55,15 +57,12 @@ export interface OrderLineInput {
 
 export interface OrderWithItems {
   order: Order;
-  items: OrderItem[];
+  items: OrderLine[];
 }
 
-export interface OrderPage {
-  nodes: { order: Order; cursor: string }[];
+export interface OrderPage extends Connection<Order> {
   /** Lines per order id, present when the query brought them along (GSI1). */
-  itemsByOrder?: Map<string, OrderItem[]>;
-  hasNextPage: boolean;
-  endCursor: string | null;
+  itemsByOrder?: Map<string, OrderLine[]>;
 }
 
 export interface PlacedOrder extends OrderWithItems {
@@ -78,48 +77,54 @@ export interface PlacedOrder extends OrderWithItems {
 export class OrderRepository {
   constructor(private readonly db: Database) {}
 
-  async getOrders(ids: readonly string[]): Promise<(Order | undefined)[]> {
+  /**
+   * Orders by id in one BatchGetItem per 100 ids; undefined where an order does not exist, its
+   * own StoredItemError where its item is malformed (that id fails, not its batch).
+   */
+  async getOrders(ids: readonly string[]): Promise<(Order | StoredItemError | undefined)[]> {
     const items = await batchGet(this.db.doc, this.db.tableName, ids.map(keys.order));
-    return items.map((i) => (i ? fromOrderItem(i) : undefined));
+    return items.map((i) => (i ? tryConvert(i, orderFromItem) : undefined));
   }
 
-  /** The order header and its lines share ORDER#<id>: one Query. */
+  /**
+   * The order header and its lines share ORDER#<id>: one Query. A malformed header throws
+   * (StoredItemError). A malformed line is left out (stored-item.ts), except in a consistent
+   * read: that is the read before a write (cancelOrder, a placeOrder replay), which must see
+   * every line (cancelOrder puts back each line's stock), so a malformed one throws there too.
+   */
   async getOrderWithItems(id: string, consistentRead = false): Promise<OrderWithItems | undefined> {
     const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.orderWithItems, id, consistentRead));
-    const header = items.find(isOrderItem);
+    const header = items.find(isOrderHeader);
     if (!header) return undefined;
-    return { order: fromOrderItem(header), items: items.filter(isOrderLineItem).map(fromOrderLineItem) };
+    const lines = items.filter(isOrderLine);
+    return {
+      order: orderFromItem(header),
+      items: consistentRead ? lines.map(orderLineFromItem) : convertSkippingMalformed(lines, orderLineFromItem),
+    };
   }
 
   /**
    * A user's orders newest first from GSI1, where each order's lines are stored right next to
-   * it: one Query returns the orders of a page together with all their lines.
+   * it: one Query returns the orders of a page together with all their lines. Malformed orders
+   * and lines are left out, reported (stored-item.ts); an order missing a line then has fewer
+   * lines than its itemCount, so the loaders read its lines again rather than trust these.
    */
   async listUserOrders(userId: string, first: number, after?: string | null): Promise<OrderPage> {
-    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.userOrders, userId, { first, after, isNode: isOrderItem });
-    const itemsByOrder = new Map<string, OrderItem[]>();
-    for (const n of page.nodes) itemsByOrder.set(n.item.id as string, []);
-    for (const raw of page.items) {
-      if (!isOrderLineItem(raw)) continue;
-      itemsByOrder.get(raw.orderId as string)?.push(fromOrderLineItem(raw));
+    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.userOrders, userId, { first, after, isNode: isOrderHeader });
+    const connection = toConnection(page, orderFromItem);
+    const itemsByOrder = new Map<string, OrderLine[]>();
+    for (const { node } of connection.edges) itemsByOrder.set(node.id, []);
+    for (const line of convertSkippingMalformed(page.items.filter(isOrderLine), orderLineFromItem)) {
+      itemsByOrder.get(line.orderId)?.push(line);
     }
     for (const list of itemsByOrder.values()) list.sort((a, b) => a.line - b.line);
-    return {
-      nodes: page.nodes.map((n) => ({ order: fromOrderItem(n.item), cursor: n.cursor })),
-      itemsByOrder,
-      hasNextPage: page.hasNextPage,
-      endCursor: page.endCursor,
-    };
+    return { ...connection, itemsByOrder };
   }
 
-  /** Orders in one status newest first, from GSI3 (status as the partition key). */
+  /** Orders in one status newest first, from GSI3 (status as the partition key); malformed ones left out. */
   async listOrdersByStatus(status: OrderStatus, first: number, after?: string | null): Promise<OrderPage> {
     const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.ordersByStatus, status, { first, after });
-    return {
-      nodes: page.nodes.map((n) => ({ order: fromOrderItem(n.item), cursor: n.cursor })),
-      hasNextPage: page.hasNextPage,
-      endCursor: page.endCursor,
-    };
+    return toConnection(page, orderFromItem);
   }
 
   /**
@@ -135,12 +140,16 @@ export class OrderRepository {
 
     for (let attempt = 1; ; attempt++) {
       const productIds = lines.map((l) => l.productId);
-      const readKeys = [keys.user(userId), ...productIds.map(keys.product), ...(idemKey ? [keys.idempotency(idemKey)] : [])];
+      const idemKeys = idemKey ? [keys.idempotency(userId, idemKey), keys.legacyIdempotency(idemKey)] : [];
+      const readKeys = [keys.user(userId), ...productIds.map(keys.product), ...idemKeys];
       // One BatchGetItem reads the user, every product and the idempotency record together.
       const found = await batchGet(this.db.doc, this.db.tableName, readKeys, { consistentRead: true });
       const userItem = found[0];
       const productItems = found.slice(1, 1 + productIds.length);
-      const record = idemKey ? found[1 + productIds.length] : undefined;
+      // A version 1 record (keys were global) counts only for the user and lines it was written
+      // for: its fingerprint holds the user id. Anyone else's is none of this caller's business.
+      const legacy = found[2 + productIds.length];
+      const record = found[1 + productIds.length] ?? (legacy?.fingerprint === fingerprint ? legacy : undefined);
 
       if (record) return this.replay(record, fingerprint, idemKey!);
       if (!userItem) throw notFound(`No user with id ${userId}`, { userId });
@@ -148,7 +157,7 @@ export class OrderRepository {
       lines.forEach((line, i) => {
         const item = productItems[i];
         if (!item) throw productNotFound(line.productId);
-        const p = fromProductItem(item);
+        const p = productFromItem(item);
         // Read clamped into the Int range: the transaction's price condition would never match
         // the clamped price, and the line total could not be shown anyway.
         if (p.priceCents !== item.priceCents) throw storedPriceOutOfRange(p.id, item.priceCents, i);
@@ -156,7 +165,7 @@ export class OrderRepository {
         products.push(p);
       });
 
-      const user = fromUserItem(userItem);
+      const user = userFromItem(userItem);
       const now = new Date().toISOString();
       const { order, items, actions } = planOrder(this.db.tableName, {
         orderId: ulid(),
@@ -188,7 +197,7 @@ export class OrderRepository {
         if (idemKey && e.find('idempotency')) {
           // A concurrent call with the same key won the race: answer with its order.
           const rec = await this.db.doc.send(
-            new GetCommand({ TableName: this.db.tableName, Key: keys.idempotency(idemKey), ConsistentRead: true }),
+            new GetCommand({ TableName: this.db.tableName, Key: keys.idempotency(userId, idemKey), ConsistentRead: true }),
           );
           if (rec.Item) return this.replay(rec.Item, fingerprint, idemKey);
         }
@@ -199,7 +208,7 @@ export class OrderRepository {
         for (const r of e.reasons.filter((x) => x.code === 'ConditionalCheckFailed' && x.label.startsWith('product:'))) {
           const productId = r.label.slice('product:'.length);
           if (!r.item) throw productNotFound(productId);
-          const p = fromProductItem(r.item);
+          const p = productFromItem(r.item);
           const qty = lines.find((l) => l.productId === productId)!.quantity;
           if (p.stock < qty) throw insufficientStock(p, qty);
           priceMoved = true;
@@ -229,6 +238,7 @@ export class OrderRepository {
     if (!from) {
       const existing = (await this.getOrders([id]))[0];
       if (!existing) throw orderNotFound(id);
+      if (existing instanceof Error) throw existing;
       throw conflict(
         status === 'CANCELLED'
           ? `Order ${id} cannot be set to CANCELLED here; use cancelOrder (allowed: PENDING -> PAID -> SHIPPED -> DELIVERED)`
@@ -253,7 +263,7 @@ export class OrderRepository {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return fromOrderItem(out.Attributes!);
+      return orderFromItem(out.Attributes!);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) {
         if (!e.Item) throw orderNotFound(id);
@@ -268,11 +278,12 @@ export class OrderRepository {
   }
 
   /** PENDING or PAID only; the status change and the stock coming back are one transaction. */
-  async cancelOrder(id: string): Promise<OrderWithItems> {
+  async cancelOrder(id: string, owner?: string): Promise<OrderWithItems> {
     let skipProducts = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const current = await this.getOrderWithItems(id, true);
-      if (!current) throw orderNotFound(id);
+      // Someone else's order looks exactly like a missing one (the access rules).
+      if (!current || (owner !== undefined && current.order.userId !== owner)) throw orderNotFound(id);
       const { order, items } = current;
       if (!CANCELLABLE_STATUSES.includes(order.status)) {
         throw conflict(`Order ${id} is ${order.status}; only PENDING or PAID orders can be cancelled`, { status: order.status });
@@ -364,9 +375,9 @@ export interface OrderPlanInput {
  * are copied from the products as read; the stock updates are conditioned on that price and on
  * enough stock, so the transaction fails rather than sell what is not there or at another price.
  */
-export function planOrder(tableName: string, p: OrderPlanInput): { order: Order; items: OrderItem[]; actions: LabelledAction[] } {
+export function planOrder(tableName: string, p: OrderPlanInput): { order: Order; items: OrderLine[]; actions: LabelledAction[] } {
   const { orderId, now, userId, lines, products } = p;
-  const items: OrderItem[] = lines.map((line, i) => {
+  const items: OrderLine[] = lines.map((line, i) => {
     const product = products[i]!;
     return {
       id: `${orderId}-${i + 1}`,
@@ -408,7 +419,7 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
     updatedAt: now,
   };
   const actions: LabelledAction[] = [
-    { label: `order:${orderId}`, action: { Put: { TableName: tableName, Item: toOrderItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
+    { label: `order:${orderId}`, action: { Put: { TableName: tableName, Item: orderToItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
     {
       label: `user:${userId}`,
       action: {
@@ -423,7 +434,7 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
     },
     ...items.map((i) => ({
       label: `item:${i.line}`,
-      action: { Put: { TableName: tableName, Item: toOrderLineItem(userId, i) } },
+      action: { Put: { TableName: tableName, Item: orderLineToItem(userId, i) } },
     })),
     ...lines.map((line, i) => ({
       label: `product:${line.productId}`,
@@ -446,7 +457,14 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
       action: {
         Put: {
           TableName: tableName,
-          Item: { ...keys.idempotency(p.idempotency.key), EntityType: IDEMPOTENCY_ENTITY, orderId, fingerprint: p.idempotency.fingerprint, createdAt: now },
+          Item: {
+            ...keys.idempotency(userId, p.idempotency.key),
+            EntityType: IDEMPOTENCY_ENTITY,
+            userId,
+            orderId,
+            fingerprint: p.idempotency.fingerprint,
+            createdAt: now,
+          },
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },

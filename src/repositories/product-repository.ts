@@ -5,15 +5,15 @@ import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
 import { ACCESS_PATTERNS } from '../db/access-patterns.js';
 import { keys } from '../db/keys.js';
-import { queryPage, type Page } from '../db/query-pages.js';
+import { queryPage } from '../db/query-pages.js';
+import { toConnection, type Connection } from '../model/connection.js';
 import { notFound } from '../errors.js';
-import { fromProductItem, toProductItem, type Product } from '../model/product.js';
+import { productFromItem, productToItem, type Product } from '../model/product.js';
+import { tryConvert, type StoredItemError } from '../model/stored-item.js';
 
 const ulid = monotonicFactory();
 
-export interface ProductPage extends Omit<Page, 'nodes' | 'items'> {
-  nodes: { product: Product; cursor: string }[];
-}
+export type ProductPage = Connection<Product>;
 
 /** The most DynamoDB calls each write makes (single-item writes); the query cost estimate reads these. */
 export const PRODUCT_WRITE_CALLS = { createProduct: 1, updateProduct: 1, deleteProduct: 1 } as const;
@@ -21,15 +21,19 @@ export const PRODUCT_WRITE_CALLS = { createProduct: 1, updateProduct: 1, deleteP
 export class ProductRepository {
   constructor(private readonly db: Database) {}
 
-  async getProducts(ids: readonly string[]): Promise<(Product | undefined)[]> {
+  /**
+   * Products by id in one BatchGetItem per 100 ids; undefined where a product does not exist,
+   * its own StoredItemError where its item is malformed (that id fails, not its batch).
+   */
+  async getProducts(ids: readonly string[]): Promise<(Product | StoredItemError | undefined)[]> {
     const items = await batchGet(this.db.doc, this.db.tableName, ids.map(keys.product));
-    return items.map((i) => (i ? fromProductItem(i) : undefined));
+    return items.map((i) => (i ? tryConvert(i, productFromItem) : undefined));
   }
 
   /** Featured products newest first, from the sparse GSI2 (only featured products are in it). */
   async listFeatured(first: number, after?: string | null): Promise<ProductPage> {
     const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.featuredProducts, '', { first, after });
-    return { ...page, nodes: page.nodes.map((n) => ({ product: fromProductItem(n.item), cursor: n.cursor })) };
+    return toConnection(page, productFromItem);
   }
 
   async createProduct(input: {
@@ -51,7 +55,7 @@ export class ProductRepository {
       updatedAt: now,
     };
     await this.db.doc.send(
-      new PutCommand({ TableName: this.db.tableName, Item: toProductItem(product), ConditionExpression: 'attribute_not_exists(PK)' }),
+      new PutCommand({ TableName: this.db.tableName, Item: productToItem(product), ConditionExpression: 'attribute_not_exists(PK)' }),
     );
     return product;
   }
@@ -104,7 +108,7 @@ export class ProductRepository {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return fromProductItem(out.Attributes!);
+      return productFromItem(out.Attributes!);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) throw productNotFound(id);
       throw e;

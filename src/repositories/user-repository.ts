@@ -8,8 +8,9 @@ import { keys, normalizeEmail } from '../db/keys.js';
 import { partitionQuery, queryPartition } from '../db/query-pages.js';
 import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
 import { AppError, conflict, notFound } from '../errors.js';
-import { ADDRESS_ENTITY, fromAddressItem, toAddressItem, type Address } from '../model/address.js';
-import { fromUserItem, toEmailReservationItem, toUserItem, USER_ENTITY, type User } from '../model/user.js';
+import { ADDRESS_ENTITY, addressFromItem, addressToItem, type Address } from '../model/address.js';
+import { convertSkippingMalformed, tryConvert, type StoredItemError } from '../model/stored-item.js';
+import { userFromItem, emailReservationToItem, userToItem, USER_ENTITY, type User } from '../model/user.js';
 
 const ulid = monotonicFactory();
 
@@ -39,32 +40,43 @@ export interface UserWithAddresses {
 export class UserRepository {
   constructor(private readonly db: Database) {}
 
-  /** Users by id in one BatchGetItem per 100 ids; undefined where a user does not exist. */
-  async getUsers(ids: readonly string[]): Promise<(User | undefined)[]> {
+  /**
+   * Users by id in one BatchGetItem per 100 ids; undefined where a user does not exist, its own
+   * StoredItemError where its item is malformed (that id fails, not its batch).
+   */
+  async getUsers(ids: readonly string[]): Promise<(User | StoredItemError | undefined)[]> {
     const items = await batchGet(this.db.doc, this.db.tableName, ids.map(keys.user));
-    return items.map((i) => (i ? fromUserItem(i) : undefined));
+    return items.map((i) => (i ? tryConvert(i, userFromItem) : undefined));
   }
 
-  /** The profile and its addresses with one single-partition Query (they share USER#<id>). */
+  /**
+   * The profile and its addresses with one single-partition Query (they share USER#<id>). A
+   * malformed profile throws (StoredItemError). A malformed address is left out of the list
+   * (stored-item.ts), except in a consistent read: that is the read before a write (deleteUser),
+   * which must see every address it acts on, so a malformed one throws there too.
+   */
   async getUserWithAddresses(id: string, consistentRead = false): Promise<UserWithAddresses> {
     const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.userWithAddresses, id, consistentRead));
     const profile = items.find((i) => i.EntityType === USER_ENTITY);
+    const addresses = items.filter((i) => i.EntityType === ADDRESS_ENTITY);
     return {
-      user: profile ? fromUserItem(profile) : undefined,
-      addresses: items.filter((i) => i.EntityType === ADDRESS_ENTITY).map(fromAddressItem),
+      user: profile ? userFromItem(profile) : undefined,
+      addresses: consistentRead ? addresses.map(addressFromItem) : convertSkippingMalformed(addresses, addressFromItem),
     };
   }
 
+  /** A malformed address is left out of the list, reported (stored-item.ts). */
   async listAddresses(userId: string): Promise<Address[]> {
     const items = await queryPartition(this.db.doc, partitionQuery(this.db.tableName, ACCESS_PATTERNS.userAddresses, userId));
-    return items.map(fromAddressItem);
+    return convertSkippingMalformed(items, addressFromItem);
   }
 
   /** The user and the reservation of its email are written together, or not at all. */
-  async createUser(input: { email: string; name: string }): Promise<User> {
+  async createUser(input: { id?: string | null | undefined; email: string; name: string }): Promise<User> {
     const now = new Date().toISOString();
     const user: User = {
-      id: ulid(),
+      // A customer's profile takes their user id; without one (an admin's call), a new id.
+      id: input.id ?? ulid(),
       email: input.email.trim(),
       name: input.name,
       orderCount: 0,
@@ -76,20 +88,23 @@ export class UserRepository {
       await transactWrite(this.db.doc, [
         {
           label: `user:${user.id}`,
-          action: { Put: { TableName: this.db.tableName, Item: toUserItem(user), ConditionExpression: 'attribute_not_exists(PK)' } },
+          action: { Put: { TableName: this.db.tableName, Item: userToItem(user), ConditionExpression: 'attribute_not_exists(PK)' } },
         },
         {
           label: `email:${normalizeEmail(user.email)}`,
           action: {
             Put: {
               TableName: this.db.tableName,
-              Item: toEmailReservationItem(user.email, user.id),
+              Item: emailReservationToItem(user.email, user.id),
               ConditionExpression: 'attribute_not_exists(PK)',
             },
           },
         },
       ]);
     } catch (e) {
+      if (e instanceof TransactionCancelledError && e.find('user:')) {
+        throw conflict(`A user with id ${user.id} exists already`, { userId: user.id });
+      }
       if (e instanceof TransactionCancelledError && e.find('email:')) {
         throw emailTaken(user.email);
       }
@@ -125,7 +140,7 @@ export class UserRepository {
       try {
         if (!emailMoves) {
           const out = await this.db.doc.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
-          return fromUserItem(out.Attributes!);
+          return userFromItem(out.Attributes!);
         }
         await transactWrite(this.db.doc, [
           { label: `user:${id}`, action: { Update: update } },
@@ -145,7 +160,7 @@ export class UserRepository {
             action: {
               Put: {
                 TableName: this.db.tableName,
-                Item: toEmailReservationItem(next.email, id),
+                Item: emailReservationToItem(next.email, id),
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
@@ -232,7 +247,7 @@ export class UserRepository {
         },
         {
           label: `address:${address.id}`,
-          action: { Put: { TableName: this.db.tableName, Item: toAddressItem(address), ConditionExpression: 'attribute_not_exists(PK)' } },
+          action: { Put: { TableName: this.db.tableName, Item: addressToItem(address), ConditionExpression: 'attribute_not_exists(PK)' } },
         },
       ]);
     } catch (e) {
@@ -278,7 +293,7 @@ export class UserRepository {
 
   private async getUserConsistent(id: string): Promise<User | undefined> {
     const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.user(id), ConsistentRead: true }));
-    return out.Item ? fromUserItem(out.Item) : undefined;
+    return out.Item ? userFromItem(out.Item) : undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { orderResolvers } from './order.js';
 import { productResolvers } from './product.js';
+import { subscriptionResolvers } from './subscription.js';
 import { DateTime } from './scalars.js';
 import { userResolvers } from './user.js';
 
@@ -9,4 +10,5 @@ export const resolvers: Resolvers[] = [
   userResolvers,
   productResolvers,
   orderResolvers,
+  subscriptionResolvers,
 ];

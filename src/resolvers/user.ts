@@ -1,96 +1,87 @@
 import { getArgumentValues, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
-import type { Context } from '../context.js';
-import { listItems } from '../loaders/loaders.js';
+import type { RequestData } from '../data/request-data.js';
 import { recordCommitted } from '../plugins/committed-writes.js';
-import { addressSchema, createUserSchema, parseAfter, parseFirst, parseId, parseIds, parseInput, updateUserSchema } from '../validation.js';
+import { addressSchema, createUserSchema, parseId, parseIds, parseInput, parsePage, updateUserSchema } from '../validation.js';
+import { listItems } from './list-items.js';
 import { selectedFields, selectsField } from './lookahead.js';
 
 /**
  * Starts the GSI1 Query for each `orders` field in the selection while the profile is being
- * read, so `user(id) { orders { ... } }` takes one round trip less. The page lands in the
- * userOrders loader under the same key User.orders uses; errors surface there, not here.
+ * read, so `user(id) { orders { ... } }` takes one round trip less. Its arguments are parsed as
+ * User.orders parses them (parsePage), so both ask for the same page; invalid arguments start
+ * nothing, and User.orders reports them (and any failed read) at its own path.
  */
-function prefetchOrders(userId: string, info: GraphQLResolveInfo, loaders: Context['loaders']): void {
+function prefetchOrders(userId: string, info: GraphQLResolveInfo, data: RequestData): void {
   const userType = info.schema.getType('User');
   const ordersField = isObjectType(userType) ? userType.getFields().orders : undefined;
   if (!ordersField) return;
   for (const node of selectedFields(info, 'orders')) {
+    let page;
     try {
-      const args = getArgumentValues(ordersField, node, info.variableValues) as { first?: number | null; after?: string | null };
-      loaders.userOrders.load({ userId, first: parseFirst(args.first), after: parseAfter(args.after) }).catch(() => undefined);
+      page = parsePage(getArgumentValues(ordersField, node, info.variableValues));
     } catch {
-      // Invalid arguments: User.orders reports them.
+      continue;
     }
+    data.users.prefetchOrders(userId, page);
   }
 }
 
 export const userResolvers: Resolvers = {
   Query: {
+    me: (_p, _a, { data, caller }, info) => {
+      if (caller.kind !== 'user') return null; // the access rule refuses anonymous callers first
+      prefetchOrders(caller.userId, info, data);
+      return data.users.get(caller.userId, { withAddresses: selectsField(info, 'addresses') });
+    },
     // With addresses in the selection, one Query on USER#<id> reads the profile and the
     // addresses together; without, the profile comes from the batched BatchGetItem loader.
-    user: async (_p, { id }, { loaders }, info) => {
+    user: (_p, { id }, { data }, info) => {
       parseId(id, 'id');
-      prefetchOrders(id, info, loaders);
-      if (selectsField(info, 'addresses')) return (await loaders.userWithAddresses.load(id)).user ?? null;
-      return loaders.userById.load(id);
+      prefetchOrders(id, info, data);
+      return data.users.get(id, { withAddresses: selectsField(info, 'addresses') });
     },
-    users: async (_p, { ids }, { loaders }, info) => {
-      parseIds(ids, 'ids');
-      // An id whose read failed is that item's error (null at ["users", i]); the others resolve.
-      if (selectsField(info, 'addresses')) {
-        const found = await loaders.userWithAddresses.loadMany(ids);
-        return listItems(found.map((f) => (f instanceof Error ? f : (f.user ?? null))));
-      }
-      return listItems(await loaders.userById.loadMany(ids));
-    },
+    // An id whose read failed is that item's error (null at ["users", i]); the others resolve.
+    users: async (_p, { ids }, { data }, info) =>
+      listItems(await data.users.getMany(parseIds(ids, 'ids'), { withAddresses: selectsField(info, 'addresses') })),
   },
   User: {
-    addresses: (user, _a, { loaders }) => loaders.addressesByUser.load(user.id),
-    orders: async (user, { first, after }, { loaders }) => {
-      const page = await loaders.userOrders.load({ userId: user.id, first: parseFirst(first), after: parseAfter(after) });
-      return {
-        edges: page.nodes.map((n) => ({ cursor: n.cursor, node: n.order })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-      };
-    },
+    addresses: (user, _a, { data }) => data.users.addresses(user.id),
+    orders: (user, args, { data }) => data.users.orders(user.id, parsePage(args)),
   },
   Mutation: {
-    createUser: async (_p, { input }, { repos, loaders, committed }, info) => {
-      const user = await repos.users.createUser(parseInput(createUserSchema, input, 'input'));
+    createUser: async (_p, { input }, { data, committed, caller }, info) => {
+      const parsed = parseInput(createUserSchema, input, 'input');
+      // A customer's profile takes their user id; an admin may name one or get a new one.
+      const id = parsed.id ?? (caller.kind === 'user' && !caller.admin ? caller.userId : undefined);
+      const user = await data.users.create({ ...parsed, id });
       recordCommitted(committed, info, 'User', user.id);
-      loaders.userById.prime(user.id, user);
-      loaders.addressesByUser.prime(user.id, []);
       return user;
     },
-    updateUser: async (_p, { id, input }, { repos, loaders, committed }, info) => {
+    updateUser: async (_p, { id, input }, { data, committed }, info) => {
       parseId(id, 'id');
-      const user = await repos.users.updateUser(id, parseInput(updateUserSchema, input, 'input'));
+      const user = await data.users.update(id, parseInput(updateUserSchema, input, 'input'));
       recordCommitted(committed, info, 'User', id);
-      loaders.userById.clear(id).prime(id, user);
       return user;
     },
-    deleteUser: async (_p, { id }, { repos, loaders, committed }, info) => {
+    deleteUser: async (_p, { id }, { data, committed }, info) => {
       parseId(id, 'id');
-      await repos.users.deleteUser(id);
+      await data.users.delete(id);
       recordCommitted(committed, info, 'User', id);
-      loaders.userById.clear(id).prime(id, null);
       return id;
     },
-    addAddress: async (_p, { userId, input }, { repos, loaders, committed }, info) => {
+    addAddress: async (_p, { userId, input }, { data, committed }, info) => {
       parseId(userId, 'userId');
       const a = parseInput(addressSchema, input, 'input');
-      const address = await repos.users.addAddress(userId, { ...a, label: a.label ?? null });
+      const address = await data.users.addAddress(userId, { ...a, label: a.label ?? null });
       recordCommitted(committed, info, 'Address', address.id);
-      loaders.addressesByUser.clear(userId);
       return address;
     },
-    removeAddress: async (_p, { userId, addressId }, { repos, loaders, committed }, info) => {
+    removeAddress: async (_p, { userId, addressId }, { data, committed }, info) => {
       parseId(userId, 'userId');
       parseId(addressId, 'addressId');
-      await repos.users.removeAddress(userId, addressId);
+      await data.users.removeAddress(userId, addressId);
       recordCommitted(committed, info, 'Address', addressId);
-      loaders.addressesByUser.clear(userId);
       return addressId;
     },
   },

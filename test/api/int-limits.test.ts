@@ -1,7 +1,7 @@
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/db/keys.js';
-import { toOrderItem, toOrderLineItem } from '../../src/model/order.js';
+import { orderToItem, orderLineToItem } from '../../src/model/order.js';
 import { createProduct, createUser, PLACE_ORDER, placeOrder } from '../helpers/factories.js';
 import { injectFault, sdkError } from '../helpers/faults.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -128,8 +128,8 @@ describe('stored values beyond the Int range', () => {
       id: `${badId}-1`, orderId: badId, line: 1, productId: p.id, productName: 'Gold bar',
       unitPriceCents: 1_000_000_000, quantity: 3, lineTotalCents: 3_000_000_000,
     };
-    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: toOrderItem(order) }));
-    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: toOrderLineItem(u.id, line) }));
+    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: orderToItem(order) }));
+    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: orderLineToItem(u.id, line) }));
     await s.db.doc.send(
       new UpdateCommand({ TableName: s.db.tableName, Key: keys.user(u.id), UpdateExpression: 'SET orderCount = :n', ExpressionAttributeValues: { ':n': 5_000_000_000 } }),
     );

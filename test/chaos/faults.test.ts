@@ -9,6 +9,8 @@ import { createDatabase, type Database } from '../../src/db/database.js';
 import { findFreePort, startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/db/embedded-dynamodb.js';
 import { ensureTable } from '../../src/db/ensure-table.js';
 import { keys } from '../../src/db/keys.js';
+import { signToken } from '../../src/auth/sign.js';
+import { createVerifier } from '../../src/auth/verifier.js';
 import { createServer, type AppServer } from '../../src/server.js';
 import { createTestDatabase, dropTestDatabase } from '../helpers/dynamo.js';
 import { createProduct, createUser, placeOrder } from '../helpers/factories.js';
@@ -22,7 +24,7 @@ import {
   unprocessedKeys,
 } from '../helpers/faults.js';
 import { checkInvariants, scanTable } from '../helpers/invariants.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_AUTH, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { contractBreaches, httpGql, seededRandom, tally, Traffic, type Gql } from '../helpers/traffic.js';
 
 // No fault may surface as an unhandled rejection or an uncaught exception (either would take a
@@ -69,7 +71,7 @@ describe('faults injected into the real SDK client', () => {
     // Short timeouts, so that a hung connection costs a second, not the default three.
     db = await createTestDatabase({ maxAttempts: 3, timeoutMs: 1000 });
     s = await startTestServer({ db });
-    api = { ...s, gql: httpGql(s.url, { timeoutMs: 15_000 }) as TestServer['gql'] };
+    api = { ...s, gql: httpGql(s.url, { timeoutMs: 15_000, token: await s.token('chaos-admin', { admin: true }) }) as TestServer['gql'] };
     blackhole = await startBlackhole();
   });
   afterAll(async () => {
@@ -295,10 +297,10 @@ describe('DynamoDB Local killed and restarted mid-run', () => {
     dynamo = await startEmbeddedDynamo({ port, dataDir });
     db = createDatabase(tableName, { region: 'us-east-1', endpoint: dynamo.endpoint, local: true, timeoutMs: 1000, maxAttempts: 2 });
     await ensureTable(db.client, tableName);
-    server = createServer({ db, logger: pino({ level: 'silent' }), production: true });
+    server = createServer({ db, logger: pino({ level: 'silent' }), production: true, verifier: createVerifier(TEST_AUTH) });
     const httpPort = await server.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${httpPort}`;
-    gql = httpGql(`${base}/graphql`);
+    gql = httpGql(`${base}/graphql`, { token: await signToken(TEST_SECRET, { userId: 'chaos-admin', groups: ['admin'] }) });
   });
   afterAll(async () => {
     await server?.stop();

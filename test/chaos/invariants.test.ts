@@ -18,7 +18,7 @@ let s: TestServer;
 let gql: Gql;
 beforeAll(async () => {
   s = await startTestServer({ db: await createTestDatabase() });
-  gql = httpGql(s.url, { timeoutMs: 60_000 });
+  gql = httpGql(s.url, { timeoutMs: 60_000, token: await s.token('chaos-admin', { admin: true }) });
 });
 afterAll(async () => {
   await s.close();

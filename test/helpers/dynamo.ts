@@ -27,6 +27,7 @@ export async function createTestDatabase(opts: { maxAttempts?: number; timeoutMs
 export async function dropTestDatabase(db: Database): Promise<void> {
   await db.client.send(new DeleteTableCommand({ TableName: db.tableName })).catch(() => undefined);
   db.client.destroy();
+  db.streams.destroy();
 }
 
 /** Runs fn and returns what it returned with the DynamoDB calls it made. */

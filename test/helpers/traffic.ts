@@ -1,5 +1,5 @@
 import type { GqlResponse } from './server.js';
-import { mulberry32 } from '../../src/seed/seed-data.js';
+import { mulberry32 } from '../../scripts/seed/seed-data.js';
 import { PLACE_ORDER } from './factories.js';
 
 /** Deterministic PRNG (mulberry32, shared with the seed): the same seed gives the same run. */
@@ -179,18 +179,18 @@ export function tally(results: readonly OpResult[]): Record<string, Record<strin
 }
 
 /**
- * POSTs a GraphQL request; a body that is not JSON becomes an error with code `NOT_JSON` (so a
+ * POSTs a GraphQL request (signed in with `opts.token` when given); a body that is not JSON becomes an error with code `NOT_JSON` (so a
  * crash page is counted, not thrown), and no answer within `timeoutMs` an error with code
  * `CLIENT_TIMEOUT` (status 0). Other network errors still throw: the server is gone.
  */
-export function httpGql(url: string, opts: { timeoutMs?: number } = {}): Gql {
+export function httpGql(url: string, opts: { timeoutMs?: number; token?: string } = {}): Gql {
   return async (query, variables) => {
     let res: Response;
     let text: string;
     try {
       res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
         body: JSON.stringify({ query, variables }),
         signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
       });

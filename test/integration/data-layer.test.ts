@@ -8,7 +8,8 @@ import { queryPage } from '../../src/db/query-pages.js';
 import { ACCESS_PATTERNS } from '../../src/db/access-patterns.js';
 import { transactWrite, TransactionCancelledError } from '../../src/db/transact.js';
 import { AppError } from '../../src/errors.js';
-import { isOrderItem, toOrderItem, toOrderLineItem } from '../../src/model/order.js';
+import { isOrderHeader, orderToItem, orderLineToItem } from '../../src/model/order.js';
+import type { User } from '../../src/model/user.js';
 import { createRepositories, type Repositories } from '../../src/repositories/repositories.js';
 import { countCalls, createTestDatabase, dropTestDatabase, recordCalls } from '../helpers/dynamo.js';
 import { injectFault } from '../helpers/faults.js';
@@ -109,10 +110,10 @@ describe('queryPage', () => {
     const orderIds = Array.from({ length: 30 }, (_, i) => `01ORDER${String(i).padStart(4, '0')}`);
     // 30 orders with 2 lines of 60 KB each: about 3.6 MB in one GSI1 partition.
     for (const id of orderIds) {
-      const order = toOrderItem({ id, userId, status: 'PENDING', totalCents: 1, itemCount: 2, createdAt: 'x', updatedAt: 'x' });
+      const order = orderToItem({ id, userId, status: 'PENDING', totalCents: 1, itemCount: 2, createdAt: 'x', updatedAt: 'x' });
       await db.doc.send(new PutCommand({ TableName: db.tableName, Item: order }));
       for (const line of [1, 2]) {
-        const item = toOrderLineItem(userId, {
+        const item = orderLineToItem(userId, {
           id: `${id}-${line}`, orderId: id, line, productId: 'p', productName: 'p', unitPriceCents: 1, quantity: 1, lineTotalCents: 1,
         });
         await db.doc.send(new PutCommand({ TableName: db.tableName, Item: { ...item, padding } }));
@@ -127,14 +128,14 @@ describe('queryPage', () => {
       let pages = 0;
       for (;;) {
         const { result: page, calls } = await countCalls(() =>
-          queryPage(db.doc, db.tableName, pattern, userId, { first, after, isNode: isOrderItem }),
+          queryPage(db.doc, db.tableName, pattern, userId, { first, after, isNode: isOrderHeader }),
         );
         // The bound the query cost estimate relies on holds, whatever the items' size.
         expect(calls.operations.Query).toBeLessThanOrEqual(pattern.maxCallsPerPage);
         queries += calls.operations.Query ?? 0;
         pages++;
         seen.push(...page.nodes.map((n) => n.item.id as string));
-        lines.push(...page.items.filter((i) => !isOrderItem(i) && page.nodes.some((n) => n.item.id === i.orderId)).map((i) => i.id as string));
+        lines.push(...page.items.filter((i) => !isOrderHeader(i) && page.nodes.some((n) => n.item.id === i.orderId)).map((i) => i.id as string));
         if (!page.hasNextPage) break;
         after = page.endCursor;
       }
@@ -233,7 +234,7 @@ describe('unique emails', () => {
       repos.users.updateUser(b.id, { email: 'contested@example.com' }),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    const [ra, rb] = await repos.users.getUsers([a.id, b.id]);
+    const [ra, rb] = (await repos.users.getUsers([a.id, b.id])) as User[];
     const holder = (await batchGet(db.doc, db.tableName, [keys.email('contested@example.com')]))[0]!.userId;
     expect([ra!.email, rb!.email].filter((e) => e === 'contested@example.com')).toHaveLength(1);
     expect(holder).toBe(ra!.email === 'contested@example.com' ? a.id : b.id);

@@ -4,8 +4,9 @@ import type { Database } from '../../src/db/database.js';
 import { FEATURED_PARTITION, keys } from '../../src/db/keys.js';
 import { INDEXES } from '../../src/db/table.js';
 import { ORDER_STATUSES } from '../../src/model/order.js';
+import type { Product } from '../../src/model/product.js';
 import { createRepositories } from '../../src/repositories/repositories.js';
-import { generateSeedPlan, seedDatabase, SEED_MARKER_KEY, type SeedOptions, type SeedSummary } from '../../src/seed/seed-data.js';
+import { generateSeedPlan, seedDatabase, SEED_MARKER_KEY, type SeedOptions, type SeedSummary } from '../../scripts/seed/seed-data.js';
 import { createTestDatabase, dropTestDatabase } from '../helpers/dynamo.js';
 
 const OPTS: SeedOptions = { users: 6, addressesPerUser: 2, ordersPerUser: 3, products: 15, concurrency: 4 };
@@ -98,7 +99,7 @@ describe('seed data', () => {
       if (o.status === 'CANCELLED') continue;
       for (const l of o.lines) sold.set(l.productId, (sold.get(l.productId) ?? 0) + l.quantity);
     }
-    const products = await createRepositories(db).products.getProducts(summary.productIds);
+    const products = (await createRepositories(db).products.getProducts(summary.productIds)) as Product[];
     products.forEach((p, i) => {
       expect(p!.stock).toBe(plan.products[i]!.stock - (sold.get(p!.id) ?? 0));
       expect(p!.name).toBe(plan.products[i]!.name);

@@ -1,8 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { signToken } from '../../src/auth/sign.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'gql-ddb-start-'));
@@ -27,7 +28,16 @@ function start(env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     // NODE_ENV as npm start has it (vitest sets "test", which changes Apollo's signal handling).
-    env: { ...process.env, NODE_ENV: 'development', PORT: '0', DATA_DIR: dataDir, TABLE_NAME: 'startup-table', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      AUTH_DEV_SECRET_FILE: secretFile(),
+      TABLE_NAME: 'startup-table',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   spawned.push(child);
@@ -59,10 +69,16 @@ function javaProcessesFor(dir: string): string[] {
   }
 }
 
+/** The development secret the server created (and keeps) beside its data. */
+const secretFile = () => join(dataDir, 'dev-jwt-secret');
+
+/** An admin token signed with the running server's development secret, as `npm run token -- --admin` makes. */
+const adminToken = () => signToken(readFileSync(secretFile(), 'utf8').trim(), { userId: 'startup-admin', groups: ['admin'] });
+
 async function gql(port: number, query: string) {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` },
     body: JSON.stringify({ query }),
   });
   return (await res.json()) as { data?: any; errors?: unknown[] };
@@ -94,7 +110,7 @@ describe('npm start', () => {
     // 400 single-partition Queries: long enough to be in flight when SIGTERM arrives.
     const pending = fetch(`http://127.0.0.1:${server.port}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` },
       body: JSON.stringify({ query: 'query($ids: [ID!]!) { users(ids: $ids) { addresses { id } } }', variables: { ids } }),
     });
     await new Promise((r) => setTimeout(r, 150));

@@ -68,24 +68,40 @@ describe('docker-compose.yml', () => {
   });
 
   it('points the app at the dynamodb service, which the configuration reads as a local endpoint that gets its table created', () => {
-    expect(app.environment).toEqual({
+    expect(app.environment).toMatchObject({
       DYNAMODB_ENDPOINT: 'http://dynamodb:8000',
       AWS_REGION: 'us-east-1',
       TABLE_NAME: 'graphql-dynamodb',
       PORT: '4000',
     });
-    const config = loadConfig(app.environment);
+    const config = loadConfig({ ...interpolate(app.environment, { AUTH_JWT_SECRET: 'x'.repeat(32) }), NODE_ENV: 'production' });
     expect(config.dynamo.target).toBe('endpoint');
     expect(config.dynamo.createTable).toBe(true);
     expect(config.port).toBe(4000);
+  });
+
+  it('names every sign-in variable, takes them from .env, and cannot start in production without one', () => {
+    const names = ['AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_USER_CLAIM', 'AUTH_GROUPS_CLAIM', 'AUTH_ADMIN_GROUP'];
+    for (const n of names) expect(app.environment[n], n).toMatch(new RegExp(`^\\$\\{${n}:-`));
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    for (const n of names) expect(example, n).toMatch(new RegExp(`^${n}=`, 'm'));
+    // No .env: the image's production mode refuses to start, naming the variables.
+    expect(() => loadConfig({ ...interpolate(app.environment, {}), NODE_ENV: 'production' })).toThrow(/AUTH_JWKS_URL.*AUTH_JWT_SECRET/);
+    const jwks = loadConfig({ ...interpolate(app.environment, { AUTH_JWKS_URL: 'https://id.example.com/jwks.json', AUTH_GROUPS_CLAIM: 'cognito:groups' }), NODE_ENV: 'production' });
+    expect(jwks.auth).toMatchObject({ mode: 'jwks', groupsClaim: 'cognito:groups', userClaim: 'sub' });
   });
 
   it('checks the app on its readiness endpoint', () => {
     expect(app.healthcheck.test.join(' ')).toContain('http://127.0.0.1:4000/health/ready');
   });
 
-  it('passes no value that compose would interpolate', () => {
-    expect(read('docker-compose.yml')).not.toMatch(/\$[{A-Za-z_]/);
+  it('interpolates only the sign-in variables, each with a default (so a missing .env never breaks the file)', () => {
+    const interpolated = [...read('docker-compose.yml').matchAll(/\$\{?([A-Za-z_]\w*)(:-)?/g)].map((m) => [m[1], m[2]]);
+    expect(interpolated.length).toBeGreaterThan(0);
+    for (const [name, dflt] of interpolated) {
+      expect(name).toMatch(/^AUTH_/);
+      expect(dflt).toBe(':-');
+    }
   });
 });
 
@@ -145,3 +161,10 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.data', 'dist', '.git', 'bench/results']));
   });
 });
+
+/** Compose's `${NAME:-default}` interpolation, from `env` (what .env or the shell would hold). */
+function interpolate(environment: Record<string, string>, env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([k, v]) => [k, v.replace(/\$\{(\w+):-([^}]*)\}/g, (_m, name: string, dflt: string) => env[name] || dflt)]),
+  );
+}

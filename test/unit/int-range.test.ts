@@ -8,9 +8,9 @@ import {
   onStoredValueOutOfRange,
   type StoredValueOutOfRange,
 } from '../../src/model/int-range.js';
-import { fromOrderItem, fromOrderLineItem } from '../../src/model/order.js';
-import { fromProductItem, type Product } from '../../src/model/product.js';
-import { fromUserItem } from '../../src/model/user.js';
+import { orderFromItem, orderLineFromItem } from '../../src/model/order.js';
+import { productFromItem, type Product } from '../../src/model/product.js';
+import { userFromItem } from '../../src/model/user.js';
 import { MAX_ORDER_LINES, planOrder } from '../../src/repositories/order-repository.js';
 import { LIMITS } from '../../src/validation.js';
 
@@ -146,7 +146,7 @@ describe('the model converters', () => {
   });
 
   it('clamp an order read with out-of-range numbers and report the item once, naming every field', () => {
-    const o = fromOrderItem({ id: 'O9', userId: 'U', status: 'PENDING', totalCents: 3_000_000_000, itemCount: 1.5, createdAt: 'x', updatedAt: 'x' });
+    const o = orderFromItem({ id: 'O9', userId: 'U', status: 'PENDING', totalCents: 3_000_000_000, itemCount: 1.5, createdAt: 'x', updatedAt: 'x' });
     expect(o).toMatchObject({ totalCents: INT_MAX, itemCount: 1 });
     expect(reports).toEqual([
       {
@@ -161,11 +161,11 @@ describe('the model converters', () => {
   });
 
   it('clamp order lines, products and users too', () => {
-    const line = fromOrderLineItem({ id: 'O9-1', orderId: 'O9', line: 1, productId: 'P', productName: 'n', unitPriceCents: 1e9, quantity: 3, lineTotalCents: 3e9 });
+    const line = orderLineFromItem({ id: 'O9-1', orderId: 'O9', line: 1, productId: 'P', productName: 'n', unitPriceCents: 1e9, quantity: 3, lineTotalCents: 3e9 });
     expect(line.lineTotalCents).toBe(INT_MAX);
-    const p = fromProductItem({ id: 'P', name: 'n', priceCents: 10n ** 20n, stock: -3e9, createdAt: 'x', updatedAt: 'x' });
+    const p = productFromItem({ id: 'P', name: 'n', priceCents: 10n ** 20n, stock: -3e9, createdAt: 'x', updatedAt: 'x' });
     expect(p).toMatchObject({ priceCents: INT_MAX, stock: -INT_MAX - 1 });
-    const u = fromUserItem({ id: 'U', email: 'a@b.c', name: 'n', orderCount: 5e9, createdAt: 'x', updatedAt: 'x' });
+    const u = userFromItem({ id: 'U', email: 'a@b.c', name: 'n', orderCount: 5e9, createdAt: 'x', updatedAt: 'x' });
     expect(u.orderCount).toBe(INT_MAX);
     expect(reports.map((r) => [r.entity, r.id, r.fields.map((f) => f.field)])).toEqual([
       ['OrderItem', 'O9-1', ['lineTotalCents']],
@@ -177,8 +177,8 @@ describe('the model converters', () => {
   });
 
   it('read values in range as they are, reporting nothing (a user without orders has orderCount 0)', () => {
-    expect(fromUserItem({ id: 'U', email: 'a@b.c', name: 'n', createdAt: 'x', updatedAt: 'x' }).orderCount).toBe(0);
-    expect(fromProductItem({ id: 'P', name: 'n', priceCents: INT_MAX, stock: 0, createdAt: 'x', updatedAt: 'x' })).toMatchObject({ priceCents: INT_MAX, stock: 0 });
+    expect(userFromItem({ id: 'U', email: 'a@b.c', name: 'n', createdAt: 'x', updatedAt: 'x' }).orderCount).toBe(0);
+    expect(productFromItem({ id: 'P', name: 'n', priceCents: INT_MAX, stock: 0, createdAt: 'x', updatedAt: 'x' })).toMatchObject({ priceCents: INT_MAX, stock: 0 });
     expect(reports).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { badInput } from '../../src/errors.js';
-import { createLoaders, type Loaders } from '../../src/loaders/loaders.js';
+import { createLoaders, type Loaders } from '../../src/data/loaders.js';
 import type { Address } from '../../src/model/address.js';
-import type { Order, OrderItem } from '../../src/model/order.js';
+import type { Order, OrderLine } from '../../src/model/order.js';
 import type { Product } from '../../src/model/product.js';
 import type { User } from '../../src/model/user.js';
 import type { OrderPage } from '../../src/repositories/order-repository.js';
@@ -19,7 +19,7 @@ const stamp = '2026-01-01T00:00:00.000Z';
 const user = (id: string): User => ({ id, email: `${id}@example.com`, name: id, orderCount: 0, addressCount: 0, createdAt: stamp, updatedAt: stamp });
 const product = (id: string): Product => ({ id, name: id, description: null, priceCents: 1, stock: 1, featured: true, createdAt: stamp, updatedAt: stamp });
 const order = (id: string): Order => ({ id, userId: 'u', status: 'PENDING', totalCents: 1, itemCount: 1, createdAt: stamp, updatedAt: stamp });
-const line = (orderId: string): OrderItem => ({
+const line = (orderId: string): OrderLine => ({
   id: `${orderId}-1`,
   orderId,
   line: 1,
@@ -39,8 +39,8 @@ const address = (userId: string): Address => ({
   country: 'x',
   createdAt: stamp,
 });
-const orderPage = (id: string): OrderPage => ({ nodes: [{ order: order(id), cursor: `c-${id}` }], hasNextPage: false, endCursor: `c-${id}` });
-const productPage = (id: string): ProductPage => ({ nodes: [{ product: product(id), cursor: `c-${id}` }], hasNextPage: false, endCursor: `c-${id}` });
+const orderPage = (id: string): OrderPage => ({ edges: [{ node: order(id), cursor: `c-${id}` }], pageInfo: { hasNextPage: false, endCursor: `c-${id}` } });
+const productPage = (id: string): ProductPage => ({ edges: [{ node: product(id), cursor: `c-${id}` }], pageInfo: { hasNextPage: false, endCursor: `c-${id}` } });
 
 function recordingRepositories() {
   const calls: { method: string; args: unknown[] }[] = [];
@@ -152,7 +152,7 @@ describe('partition loaders', () => {
     const bad = loaders.userOrders.load({ userId: 'u1', first: 5, after: 'garbage' });
     const good = loaders.userOrders.load({ userId: 'u2', first: 5, after: null });
     await expect(bad).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { argument: 'after' } });
-    await expect(good).resolves.toMatchObject({ nodes: [{ order: { id: 'o-u2' } }] });
+    await expect(good).resolves.toMatchObject({ edges: [{ node: { id: 'o-u2' } }] });
   });
 
   it('turns a thrown non-Error into an Error for that key only', async () => {

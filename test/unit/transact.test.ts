@@ -23,6 +23,35 @@ describe('buildTransactInput', () => {
   it('refuses two actions on one item', () => {
     expect(() => buildTransactInput([put('a', 'first'), put('a', 'second')])).toThrow(/Two actions on one item/);
   });
+
+  it('sends the token it is given', () => {
+    expect(buildTransactInput([put('a')], 'token-1').ClientRequestToken).toBe('token-1');
+  });
+
+  it('leaves unconditioned actions and an explicit ReturnValuesOnConditionCheckFailure as they are', () => {
+    const plain: LabelledAction = { label: 'plain', action: { Put: { TableName: 't', Item: { PK: 'b', SK: 'X' } } } };
+    const none: LabelledAction = {
+      label: 'none',
+      action: { Delete: { TableName: 't', Key: { PK: 'c', SK: 'X' }, ConditionExpression: 'attribute_exists(PK)', ReturnValuesOnConditionCheckFailure: 'NONE' } },
+    };
+    const input = buildTransactInput([plain, none]);
+    expect(input.TransactItems?.[0]?.Put).not.toHaveProperty('ReturnValuesOnConditionCheckFailure');
+    expect(input.TransactItems?.[1]?.Delete?.ReturnValuesOnConditionCheckFailure).toBe('NONE');
+  });
+
+  it('accepts exactly 100 actions, in their order', () => {
+    const actions = Array.from({ length: 100 }, (_, i) => put(`k${i}`));
+    expect(buildTransactInput(actions).TransactItems?.map((a) => a.Put?.Item?.PK)).toEqual(actions.map((a) => a.label));
+  });
+
+  it('refuses a transaction without actions', () => {
+    expect(() => buildTransactInput([])).toThrow(/at least one action/);
+  });
+
+  it('allows the same key in two tables', () => {
+    const other: LabelledAction = { label: 'other', action: { Put: { TableName: 'u', Item: { PK: 'a', SK: 'X' } } } };
+    expect(buildTransactInput([put('a'), other]).TransactItems).toHaveLength(2);
+  });
 });
 
 describe('toCancelledError', () => {

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { BATCH_GET_MAX_KEYS } from '../db/batch-get.js';
 import { MAX_KEY_VALUE_BYTES } from '../db/cursor.js';
 import type { Address } from '../model/address.js';
-import type { Order, OrderItem, OrderStatus } from '../model/order.js';
+import type { Order, OrderLine, OrderStatus } from '../model/order.js';
 import type { Product } from '../model/product.js';
 import type { User } from '../model/user.js';
 import type { OrderPage } from '../repositories/order-repository.js';
@@ -55,7 +55,7 @@ function keyProblem(id: string): string | undefined {
  * so each batch is one call and a failed call fails the ids it held, not those of other calls.
  * Ids that cannot be keys get their own Error and are not sent.
  */
-function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promise<(T | undefined)[]>) {
+function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promise<(T | Error | undefined)[]>) {
   return new DataLoader<string, T | null>(
     async (ids) => {
       const results: (T | null | Error)[] = ids.map((id) => {
@@ -64,7 +64,7 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
       });
       const readable = ids.filter((_, i) => !(results[i] instanceof Error));
       if (readable.length === 0) return results;
-      let found: (T | undefined)[];
+      let found: (T | Error | undefined)[];
       try {
         found = await read(readable);
       } catch (e) {
@@ -76,15 +76,6 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
     },
     { maxBatchSize: BATCH_GET_MAX_KEYS },
   );
-}
-
-/**
- * For list fields over `loadMany`: graphql-js completes an Error list item as that item's own
- * error (the item null, the error at its path, e.g. ["users", 3]), so one id's failure never
- * fails the list. Typed as the items for the generated resolver types.
- */
-export function listItems<T>(results: readonly (T | Error)[]): T[] {
-  return results as T[];
 }
 
 /**
@@ -112,7 +103,7 @@ export function createLoaders(repos: Repositories) {
     }),
   );
 
-  const itemsByOrder = new DataLoader<string, OrderItem[]>((ids) =>
+  const itemsByOrder = new DataLoader<string, OrderLine[]>((ids) =>
     eachKey(ids, async (id) => {
       const found = await repos.orders.getOrderWithItems(id);
       orderById.prime(id, found?.order ?? null);
@@ -133,7 +124,7 @@ export function createLoaders(repos: Repositories) {
   // prime() keeps what is cached already: a mutation earlier in this request wrote fresher
   // values than an (eventually consistent) index read. Lines are primed only when complete.
   const primeOrderPage = (page: OrderPage) => {
-    for (const { order } of page.nodes) {
+    for (const { node: order } of page.edges) {
       orderById.prime(order.id, order);
       const items = page.itemsByOrder?.get(order.id);
       if (items && items.length === order.itemCount) itemsByOrder.prime(order.id, items);
@@ -155,7 +146,7 @@ export function createLoaders(repos: Repositories) {
     (reqs) =>
       eachKey(reqs, async (r) => {
         const page = await repos.products.listFeatured(r.first, r.after);
-        for (const { product } of page.nodes) productById.clear(product.id).prime(product.id, product);
+        for (const { node: product } of page.edges) productById.clear(product.id).prime(product.id, product);
         return page;
       }),
     { cacheKeyFn: pageKey },

@@ -1,9 +1,9 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { CallCounter, runWithCallCounter } from '../db/call-counter.js';
-import type { Database } from '../db/database.js';
-import { AppError } from '../errors.js';
-import { ORDER_STATUSES, type OrderStatus } from '../model/order.js';
-import { createRepositories } from '../repositories/repositories.js';
+import { CallCounter, runWithCallCounter } from '../../src/db/call-counter.js';
+import type { Database } from '../../src/db/database.js';
+import { AppError } from '../../src/errors.js';
+import { ORDER_STATUSES, type OrderStatus } from '../../src/model/order.js';
+import { createRepositories } from '../../src/repositories/repositories.js';
 
 /**
  * Deterministic demo and benchmark data. The plan (names, emails, addresses, products, order
