@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { applyAccessRules } from './auth/rules.js';
+import { ACCESS_RULES, applyAccessRules, type Rule } from './auth/rules.js';
 import { resolvers } from './resolvers/index.js';
 
 /** schema/ sits next to src/ (tsx) or two levels up from dist/src/ (compiled). */
@@ -23,7 +23,11 @@ export function loadTypeDefs(): string[] {
     .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
-/** The served schema: SDL and resolvers, with the access rules in front of every root field. */
-export function buildSchema(): GraphQLSchema {
-  return applyAccessRules(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers }));
+/**
+ * The served schema: SDL and resolvers, with the access rules in front of every root field.
+ * `rules` exists for the benchmark's comparison run (rules that allow everything); the server
+ * always serves ACCESS_RULES.
+ */
+export function buildSchema(rules: Readonly<Record<string, Rule>> = ACCESS_RULES): GraphQLSchema {
+  return applyAccessRules(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers }), rules);
 }

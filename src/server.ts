@@ -9,6 +9,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ASTVisitor, type GraphQLFormattedError, type ValidationContext } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { ANONYMOUS, type Caller } from './auth/caller.js';
+import type { Rule } from './auth/rules.js';
 import { bearerToken, InvalidTokenError, type TokenVerifier } from './auth/verifier.js';
 import { createContext, type Context } from './context.js';
 import { CallCounter } from './db/call-counter.js';
@@ -37,6 +38,8 @@ export interface ServerOptions {
    * token is refused as invalid.
    */
   verifier?: TokenVerifier | undefined;
+  /** The access rules (default ACCESS_RULES); only the benchmark's comparison run passes others. */
+  accessRules?: Readonly<Record<string, Rule>>;
   /** Serve subscriptions over WebSocket, fed by the table's stream (default true). */
   subscriptions?: boolean;
   /** Stream reader timing (tests and the benchmark poll faster). */
@@ -74,6 +77,22 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
             },
             'graphql request',
           );
+        },
+      };
+    },
+  };
+}
+
+/** `extensions.caller` on every response: whom the server took the request to be (never the token). */
+function callerExtensionPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          const c = contextValue.caller;
+          const r = response.body.singleResult;
+          r.extensions = { ...r.extensions, caller: c.kind === 'user' ? { userId: c.userId, admin: c.admin } : null };
         },
       };
     },
@@ -124,7 +143,7 @@ export function createServer(opts: ServerOptions): AppServer {
     }
   };
 
-  const schema = buildSchema();
+  const schema = buildSchema(opts.accessRules);
   const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
     shapeGraphQLError(formatted, error, {
       production: opts.production,
@@ -184,6 +203,7 @@ export function createServer(opts: ServerOptions): AppServer {
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
       requestLogPlugin(),
+      callerExtensionPlugin(),
       committedWritesPlugin(log),
     ],
   });

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { signToken } from '../../src/auth/sign.js';
+import { createVerifier } from '../../src/auth/verifier.js';
+import { createServer } from '../../src/server.js';
 import { keys } from '../../src/db/keys.js';
 import { orderFingerprint } from '../../src/repositories/order-repository.js';
 import { createProduct } from '../helpers/factories.js';
-import { startTestServer, TEST_SECRET, type GqlResponse, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_AUTH, TEST_SECRET, type GqlResponse, type TestServer } from '../helpers/server.js';
 
 let s: TestServer;
 const suffix = randomBytes(4).toString('hex');
@@ -186,6 +189,31 @@ describe('access rules', () => {
     expect(made.data!.createUser.id).toMatch(/^[0-9A-Z]{26}$/);
     const named = await s.gql(`mutation { createUser(input: { id: "named-${suffix}", email: "m-${suffix}@example.com", name: "M" }) { id } }`, {}, as('admin'));
     expect(named.data!.createUser.id).toBe(`named-${suffix}`);
+  });
+});
+
+describe('logs and extensions', () => {
+  it("name the caller's user id, never the token", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const server = createServer({ db: s.db, logger, production: true, verifier: createVerifier(TEST_AUTH), subscriptions: false });
+    const port = await server.listen(0, '127.0.0.1');
+    const token = tokens.A!;
+    const post = (auth: string | undefined) =>
+      fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify({ query: `{ me { id } }` }),
+      }).then((r) => r.json() as Promise<GqlResponse>);
+    expect((await post(`Bearer ${token}`)).extensions!.caller).toEqual({ userId: A, admin: false });
+    expect((await post(undefined)).extensions!.caller).toBeNull();
+    await post(`Bearer ${token}x`);
+    await server.stop();
+    const requestLine = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'graphql request' && l.userId);
+    expect(requestLine).toMatchObject({ userId: A });
+    const refused = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'invalid token refused');
+    expect(refused.reason).toMatch(/ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
+    expect(lines.join('\n')).not.toContain(token.split('.')[2]);
   });
 });
 

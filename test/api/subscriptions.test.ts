@@ -152,6 +152,26 @@ describe('subscriptions over graphql-ws', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  it("reconnects after its token expired (4403) with a fresh token from connectionParams, and keeps receiving", async () => {
+    const issued: number[] = [];
+    const client = wsClient(
+      s,
+      async () => {
+        issued.push(Date.now());
+        return s.token(A, { expiresInSeconds: issued.length === 1 ? 1 : 600 });
+      },
+      { retryAttempts: 5, retryWait: () => sleep(50) },
+    );
+    const sub = collect(client, `subscription($id: ID!) { productUpdated(id: $id) { priceCents } }`, { id: product });
+    await subscribed(s, 1);
+    await until(() => issued.length >= 2, 'a reconnect with a fresh token', 10_000);
+    await subscribed(s, 1);
+    await s.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { priceCents: 303 }) { id } }`, { id: product });
+    expect((await sub.nth(1)).data).toEqual({ productUpdated: { priceCents: 303 } });
+    sub.stop();
+    await client.dispose();
+  });
+
   it('is served by every instance: a mutation on another instance reaches this one', async () => {
     const other = await startTestServer({ db: s.db });
     const client = wsClient(s, tokenA);
