@@ -5,11 +5,13 @@
  *   npm run seed -- --users=200 --orders=10 --addresses=3 --products=500
  *
  * Configuration is the server's (see src/config.ts): with the default `embedded` target it
- * starts DynamoDB Local on DATA_DIR itself, so `npm start` must not be running at the same time.
+ * writes through the DynamoDB Local that `npm start` runs on DATA_DIR (found through the data
+ * folder's lock), or starts one of its own for the run when none is running.
  * A second run finds the seed marker and changes nothing.
  */
+import '../src/quiet-sdk-warning.js';
 import { loadConfigOrExit } from '../src/config.js';
-import { connectDatabase } from '../src/db/connect.js';
+import { connectDatabase, describeTarget } from '../src/db/connect.js';
 import { EmbeddedDynamoError } from '../src/db/embedded-dynamodb.js';
 import { ensureTable, tableExists } from '../src/db/ensure-table.js';
 import { seedDatabase, type SeedOptions, type SeedProgress } from './seed/seed-data.js';
@@ -78,11 +80,11 @@ async function main(): Promise<void> {
 
   const connection = await connectDatabase(config, {
     timeoutMs: Math.max(config.dynamo.timeoutMs, 10_000),
-    onEmbeddedStart: (dataDir) => {
-      console.log(`Starting the embedded DynamoDB Local on ${dataDir}`);
-      console.log('(`npm start` must not be running at the same time: both would open the same data file.)');
-    },
+    owner: 'npm run seed',
+    shareRunning: true,
+    onEmbeddedStart: (dataDir) => console.log(`Starting the embedded DynamoDB Local on ${dataDir} for this run`),
   });
+  if (connection.shared) console.log(`Writing through the ${describeTarget(config, connection.shared)}`);
   const { db } = connection;
   try {
     if (config.dynamo.createTable) {

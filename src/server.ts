@@ -1,12 +1,12 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import express from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ASTVisitor, type GraphQLFormattedError, type ValidationContext } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DEFAULT_LIMITS, type QueryLimits } from './config.js';
 import { ANONYMOUS, type Caller } from './auth/caller.js';
 import type { Rule } from './auth/rules.js';
@@ -15,13 +15,15 @@ import { createContext, type Context } from './context.js';
 import { CallCounter } from './db/call-counter.js';
 import { LiveEvents } from './events/live-events.js';
 import { StreamReader, type StreamReaderOptions } from './events/stream-reader.js';
+import { noConditionalSubscriptionRoot, operationsOver } from './operation-rules.js';
 import { serveSubscriptions } from './ws-server.js';
 import { callBudgetPlugin } from './plugins/call-budget.js';
 import { committedWritesPlugin } from './plugins/committed-writes.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
 import { armorLimit, shapeGraphQLError } from './error-boundary.js';
-import { dynamoExtensionsPlugin, mountGraphQL } from './http-graphql.js';
+import { browserHintPage, dynamoExtensionsPlugin, mountGraphQL } from './http-graphql.js';
+import { Metrics, metricsHandler, metricsPlugin } from './metrics.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
 
@@ -31,6 +33,8 @@ export interface ServerOptions {
   production: boolean;
   /** Put `extensions.dynamodb` call counts on every response (default true). */
   dynamoExtensions?: boolean;
+  /** Collect metrics and serve them at `GET /metrics` (default true; METRICS_ENABLED). */
+  metrics?: boolean;
   /** Query limits; defaults in config.ts. */
   limits?: QueryLimits;
   /**
@@ -51,6 +55,8 @@ export interface AppServer {
   apollo: ApolloServer<Context>;
   /** This instance's subscriptions (absent when switched off). */
   live: LiveEvents | undefined;
+  /** What `GET /metrics` shows (absent when switched off). */
+  metrics: Metrics | undefined;
   /** Starts Apollo and listens; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting connections and waits for in-flight requests. */
@@ -73,6 +79,7 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
               operation: operationName ?? request.operationName ?? null,
               durationMs: Math.round(ms * 10) / 10,
               dynamodbCalls: contextValue.calls.calls,
+              capacityUnits: Math.round(contextValue.calls.consumedCapacityUnits * 100) / 100,
               ...(codes?.length ? { errorCodes: [...new Set(codes)] } : {}),
             },
             'graphql request',
@@ -149,7 +156,7 @@ export function createServer(opts: ServerOptions): AppServer {
       production: opts.production,
       onUnexpected: (e) => log.error({ err: e }, 'unexpected error'),
     });
-  const validationRules = [...armor.validationRules, knownOperationTypeRule];
+  const validationRules = [...armor.validationRules, operationsOver('http')];
   // Subscriptions: this instance's own reader of the table's stream, only while anyone subscribes.
   const live =
     opts.subscriptions === false
@@ -167,10 +174,13 @@ export function createServer(opts: ServerOptions): AppServer {
         authenticate,
         context: (caller) => createContext(repos, new CallCounter(), log, caller, live),
         maxTokens: limits.maxTokens,
-        validationRules,
+        validationRules: [...armor.validationRules, operationsOver('ws'), noConditionalSubscriptionRoot],
+        maxCalls: limits.maxCalls,
+        maxPayloadBytes: limits.bodyLimitBytes,
         formatError: (e) => formatError(e.toJSON(), e),
       })
     : undefined;
+  const metrics = opts.metrics === false ? undefined : new Metrics({ subscribers: () => live?.subscriberCount ?? 0 });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -200,11 +210,15 @@ export function createServer(opts: ServerOptions): AppServer {
           };
         },
       },
+      // Every answer is no-store (set once in mountGraphQL): the per-field cache-control
+      // computation would cost about 0.5 ms on a nested query for nothing.
+      ApolloServerPluginCacheControlDisabled(),
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
       requestLogPlugin(),
       callerExtensionPlugin(),
       committedWritesPlugin(log),
+      ...(metrics ? [metricsPlugin(metrics)] : []),
     ],
   });
 
@@ -224,12 +238,18 @@ export function createServer(opts: ServerOptions): AppServer {
   app.get('/', (_req, res) => {
     res.redirect('/graphql');
   });
+  // Open on the API's port, like /health/*: turn off with METRICS_ENABLED=false, or keep the
+  // path from the public side at the load balancer (README "Operations").
+  if (metrics) app.get('/metrics', metricsHandler(metrics, log));
+  // Production has no Sandbox: a browser opening /graphql is told what the endpoint is.
+  if (opts.production) app.get('/graphql', browserHintPage);
 
   let started = false;
   return {
     httpServer,
     apollo,
     live,
+    metrics,
     async listen(port, host) {
       if (!started) {
         await apollo.start();
@@ -238,6 +258,7 @@ export function createServer(opts: ServerOptions): AppServer {
           bodyLimitBytes: limits.bodyLimitBytes,
           dynamoExtensions: opts.dynamoExtensions !== false,
           context: async (calls, headers) => createContext(repos, calls, log, await authenticate(headers.authorization)),
+          ...(metrics ? { onRejected: (r) => metrics.observeRejected(r) } : {}),
         });
       }
       await new Promise<void>((resolve, reject) => {
@@ -251,18 +272,8 @@ export function createServer(opts: ServerOptions): AppServer {
       return typeof addr === 'object' && addr ? addr.port : port;
     },
     async stop() {
+      metrics?.close();
       await apollo.stop();
-    },
-  };
-}
-
-/** An operation type the schema lacks (a subscription here) is the client's error, found before execution. */
-function knownOperationTypeRule(context: ValidationContext): ASTVisitor {
-  return {
-    OperationDefinition(node) {
-      if (!context.getSchema().getRootType(node.operation)) {
-        context.reportError(new GraphQLError(`This API has no ${node.operation} operations`, { nodes: node }));
-      }
     },
   };
 }

@@ -6,7 +6,8 @@ import { MAX_ORDER_LINES } from './repositories/order-repository.js';
 
 /**
  * Input rules at the edge, before any DynamoDB call. Lengths keep every item far below
- * DynamoDB's 400 KB item limit and keys below its 2048-byte partition key limit.
+ * DynamoDB's 400 KB item limit and keys below its 2048-byte partition key limit. (Names: "schema"
+ * means only the GraphQL schema in this project; zod objects here are "rules".)
  */
 export const LIMITS = {
   idLength: 128,
@@ -47,7 +48,7 @@ const text = (field: string, max: number) =>
     .min(1, { error: () => `${field} must not be empty` })
     .max(max, { error: () => `${field} must be at most ${max} characters` });
 
-export const idSchema = (field: string) =>
+export const idRule = (field: string) =>
   string(field)
     .min(1, { error: () => `${field} must not be empty` })
     .max(LIMITS.idLength, { error: () => `${field} must be at most ${LIMITS.idLength} characters` });
@@ -68,44 +69,44 @@ const int = (field: string, min: number, max: number) => {
     .max(max, { error: () => `${field} must be at most ${max}` });
 };
 
-export const createUserSchema = z.object({
+export const createUserRules = z.object({
   // The same rule as a token's user id, so that the profile can be signed in to.
-  id: idSchema('id')
+  id: idRule('id')
     .refine(isSafeUserId, { error: () => "id must not hold '#' or control characters" })
     .nullish(),
   email,
   name: text('name', LIMITS.nameLength),
 });
-export const updateUserSchema = z.object({
+export const updateUserRules = z.object({
   email: email.nullish(),
   name: text('name', LIMITS.nameLength).nullish(),
 });
-export const addressSchema = z.object({
+export const addressRules = z.object({
   label: text('label', LIMITS.labelLength).nullish(),
   street: text('street', LIMITS.addressFieldLength),
   city: text('city', LIMITS.addressFieldLength),
   postalCode: text('postalCode', LIMITS.postalCodeLength),
   country: text('country', LIMITS.addressFieldLength),
 });
-export const createProductSchema = z.object({
+export const createProductRules = z.object({
   name: text('name', LIMITS.nameLength),
   description: string('description').max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
   priceCents: int('priceCents', 0, LIMITS.maxPriceCents),
   stock: int('stock', 0, LIMITS.maxStock),
   featured: z.boolean().nullish(),
 });
-export const updateProductSchema = z.object({
+export const updateProductRules = z.object({
   name: text('name', LIMITS.nameLength).nullish(),
   description: string('description').max(LIMITS.descriptionLength, { error: () => `description must be at most ${LIMITS.descriptionLength} characters` }).nullish(),
   priceCents: int('priceCents', 0, LIMITS.maxPriceCents).nullish(),
   stock: int('stock', 0, LIMITS.maxStock).nullish(),
   featured: z.boolean().nullish(),
 });
-export const placeOrderSchema = z
+export const placeOrderRules = z
   .object({
-    userId: idSchema('userId').nullish(),
+    userId: idRule('userId').nullish(),
     lines: z
-      .array(z.object({ productId: idSchema('productId'), quantity: int('quantity', 1, LIMITS.maxQuantity) }))
+      .array(z.object({ productId: idRule('productId'), quantity: int('quantity', 1, LIMITS.maxQuantity) }))
       .min(1, { error: () => 'lines must hold at least one line' })
       .max(MAX_ORDER_LINES, {
         error: () => `lines must hold at most ${MAX_ORDER_LINES} lines (one DynamoDB transaction holds 100 actions)`,
@@ -131,8 +132,8 @@ export const placeOrderSchema = z
   });
 
 /** Parses input with a schema; the first problem becomes a BAD_USER_INPUT error naming the field and the value. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, argument: string): z.output<S> {
-  const result = schema.safeParse(value);
+export function parseInput<S extends z.ZodType>(rules: S, value: unknown, argument: string): z.output<S> {
+  const result = rules.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = [argument, ...issue.path].join('.');

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import {
+  getOperationAST,
   GraphQLError,
   parse,
   specifiedRules,
@@ -14,6 +15,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Caller } from './auth/caller.js';
 import type { Context } from './context.js';
+import { estimateCalls } from './query-cost.js';
 
 /** graphql-ws's "Forbidden": its client may then retry with a fresh token (connectionParams). */
 export const CLOSE_FORBIDDEN = 4403;
@@ -31,12 +33,26 @@ export interface SubscriptionServerOptions {
   validationRules: readonly ValidationRule[];
   /** The error boundary (src/error-boundary.ts), as for HTTP. */
   formatError: (error: GraphQLError) => GraphQLFormattedError;
+  /** The call budget, as for HTTP: the most DynamoDB calls one event's answer may cost. */
+  maxCalls: number;
+  /** The largest message accepted, as the HTTP body limit. */
+  maxPayloadBytes: number;
 }
+
+/** Subscriptions one socket may hold at once; past it, a subscribe is refused. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
 
 type ConnectionExtra = {
   caller?: Caller;
   expiry?: NodeJS.Timeout;
+  closed?: boolean;
+  /** Ids of this socket's running subscriptions. */
+  running?: Set<string>;
 };
+
+/** A refusal before anything runs, with the code the error boundary reads as the client's input. */
+const refusal = (message: string, code: string, extensions: Record<string, unknown> = {}) =>
+  new GraphQLError(message, { extensions: { code, ...extensions } });
 
 /**
  * GraphQL subscriptions over graphql-ws (subprotocol `graphql-transport-ws`) on the HTTP
@@ -46,7 +62,7 @@ type ConnectionExtra = {
  * error boundary as HTTP. Returns `dispose`, which closes every socket (the server's drain).
  */
 export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: () => Promise<void>; wss: WebSocketServer } {
-  const wss = new WebSocketServer({ server: opts.httpServer, path: '/graphql' });
+  const wss = new WebSocketServer({ server: opts.httpServer, path: '/graphql', maxPayload: opts.maxPayloadBytes });
   const format = (errors: readonly GraphQLError[]) => errors.map((e) => opts.formatError(e));
   const server = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
@@ -59,7 +75,10 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
+        // The socket may have closed while the token was checked: then nothing must outlive it.
+        if (ctx.extra.closed) return false;
         ctx.extra.caller = caller;
+        ctx.extra.running = new Set();
         if (caller.kind === 'user' && caller.expiresAt !== undefined) {
           const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
           const ms = Math.max(0, caller.expiresAt * 1000 - Date.now());
@@ -69,17 +88,36 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
         return true;
       },
       onClose: (ctx) => {
+        ctx.extra.closed = true;
         clearTimeout(ctx.extra.expiry);
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
+        const running = ctx.extra.running!;
+        if (running.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [refusal(`A connection holds at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions; complete one first`, 'BAD_USER_INPUT')];
+        }
         let document: DocumentNode;
         try {
           document = parse(payload.query, { maxTokens: opts.maxTokens });
         } catch (e) {
-          return [e instanceof GraphQLError ? e : new GraphQLError(String(e))];
+          return [refusal(e instanceof Error ? e.message : String(e), 'GRAPHQL_PARSE_FAILED')];
         }
         const errors = validate(opts.schema, document, [...specifiedRules, ...opts.validationRules]);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map((e) => (e.extensions.code ? e : refusal(e.message, 'GRAPHQL_VALIDATION_FAILED')));
+        const operation = getOperationAST(document, payload.operationName);
+        if (operation) {
+          const worst = estimateCalls(opts.schema, document, operation, payload.variables ?? {});
+          if (worst > opts.maxCalls) {
+            return [
+              refusal(
+                `Query cost limit exceeded: each event may cause up to ${worst} DynamoDB calls; the limit is ${opts.maxCalls}. Ask for less nesting.`,
+                'BAD_USER_INPUT',
+                { limit: 'cost', max: opts.maxCalls, found: worst },
+              ),
+            ];
+          }
+        }
+        running.add(id);
         return {
           schema: opts.schema,
           document,
@@ -88,11 +126,27 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
           contextValue: opts.context(ctx.extra.caller!),
         };
       },
+      onComplete: (ctx, id) => {
+        ctx.extra.running?.delete(id);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => format(errors),
     },
     wss,
   );
   wss.on('error', (e) => opts.log.error({ err: e }, 'websocket server error'));
+  // A client's oversized message is ws's RangeError, after which ws closes the socket with 1009
+  // itself. It is the client's doing: log it quietly instead of letting graphql-ws report an
+  // internal error on the console.
+  wss.on('connection', (socket: WebSocket) => {
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'error' && args[0] instanceof RangeError) {
+        opts.log.debug({ reason: args[0].message }, 'websocket message refused');
+        return true;
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
+  });
   return { dispose: async () => server.dispose(), wss };
 }

@@ -37,16 +37,27 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 /** The contract's clock tolerance for `exp` and `nbf`. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
-/** A claim by name; a dotted name (Keycloak's `realm_access.roles`) walks into objects. */
+/**
+ * A claim by name. A dotted name (Keycloak's `realm_access.roles`) walks into nested objects
+ * only: a top-level claim literally named "realm_access.roles" must not stand in for it.
+ */
 function claim(payload: JWTPayload, name: string): unknown {
-  if (name in payload) return payload[name];
-  return name.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), payload);
+  if (!name.includes('.')) return Object.hasOwn(payload, name) ? payload[name] : undefined;
+  let value: unknown = payload;
+  for (const key of name.split('.')) {
+    if (!value || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
-/** Groups as a list: an array of strings, or one string of names separated by spaces or commas. */
+/**
+ * Groups as a list: an array of names, or one string holding one name. A string is never split
+ * (a group called "Billing admin" does not make its members admins).
+ */
 function groupsOf(value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string');
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+  if (typeof value === 'string') return [value];
   return [];
 }
 

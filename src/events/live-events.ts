@@ -1,6 +1,7 @@
 import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { Logger } from 'pino';
 import { createRequestData, type RequestData } from '../data/request-data.js';
+import { AppError } from '../errors.js';
 import type { Repositories } from '../repositories/repositories.js';
 import { toLiveEvent, type LiveEvent } from './live-event.js';
 
@@ -21,6 +22,8 @@ interface Delivery {
 
 /** Events waiting for a slow subscriber, at most; past it the subscription ends with an error. */
 const MAX_QUEUED = 1000;
+/** Subscriptions one instance serves at once; past it, new ones are refused (SERVICE_UNAVAILABLE). */
+export const MAX_SUBSCRIBERS = 10_000;
 
 class Subscriber {
   readonly queue: Delivery[] = [];
@@ -101,6 +104,9 @@ export class LiveEvents {
    * read nested fields through it: one read per event for all subscribers).
    */
   subscribe<T>(pick: (event: LiveEvent) => T | undefined, onEvent: (data: RequestData) => void): AsyncIterableIterator<T> {
+    if (this.subscribers.size >= MAX_SUBSCRIBERS) {
+      throw new AppError('SERVICE_UNAVAILABLE', `This server holds ${MAX_SUBSCRIBERS} subscriptions already; try again later or another instance`);
+    }
     const sub = new Subscriber();
     this.subscribers.add(sub);
     if (this.subscribers.size === 1) this.source.start((records) => this.deliver(records));

@@ -121,6 +121,8 @@ class ReaderRun {
         await this.pause(this.opts.discoverEveryMs ?? 10_000);
       } catch (e) {
         failures++;
+        // The table may have been re-created (npm run db:reset): find its stream again.
+        this.streamArn = undefined;
         this.opts.log.warn({ err: e, failures }, 'stream: could not read the shard list; retrying');
         await this.pause(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));
       }

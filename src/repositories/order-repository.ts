@@ -9,7 +9,9 @@ import { ACCESS_PATTERNS } from '../db/access-patterns.js';
 import { toConnection, type Connection } from '../model/connection.js';
 import { partitionQuery, queryPage, queryPartition } from '../db/query-pages.js';
 import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
-import { AppError, badInput, conflict, notFound } from '../errors.js';
+import { AppError, badInput, conflict, notFound, orderNotFound } from '../errors.js';
+
+export { orderNotFound };
 import { fitsGraphQLInt, GRAPHQL_INT_MAX } from '../model/int-range.js';
 import {
   CANCELLABLE_STATUSES,
@@ -42,10 +44,11 @@ const OPTIMISTIC_ATTEMPTS = 4;
 /**
  * The most DynamoDB calls each write makes, retries included; the query cost estimate reads
  * these. placeOrder: per price attempt one BatchGetItem and one transaction (sent again on
- * conflicts), then on an idempotency race a GetItem and the replayed order's Query.
+ * conflicts), then on an idempotency race a GetItem and the replayed order's Query (or, for a
+ * version 1 key, one GetItem of its order's owner).
  */
 export const ORDER_WRITE_CALLS = {
-  placeOrder: PRICE_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS) + 2,
+  placeOrder: PRICE_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS) + 3,
   updateOrderStatus: 1,
   cancelOrder: OPTIMISTIC_ATTEMPTS * (1 + TRANSACT_CONFLICT_ATTEMPTS),
 } as const;
@@ -150,6 +153,9 @@ export class OrderRepository {
       // for: its fingerprint holds the user id. Anyone else's is none of this caller's business.
       const legacy = found[2 + productIds.length];
       const record = found[1 + productIds.length] ?? (legacy?.fingerprint === fingerprint ? legacy : undefined);
+      // The same user reusing a version 1 key for other lines is CONFLICT, as it always was; the
+      // record does not say whose it is, its order does (one read, only in this rare case).
+      if (!record && legacy && (await this.ownerOf(legacy.orderId as string)) === userId) throw idempotencyKeyReused(idemKey!);
 
       if (record) return this.replay(record, fingerprint, idemKey!);
       if (!userItem) throw notFound(`No user with id ${userId}`, { userId });
@@ -221,13 +227,13 @@ export class OrderRepository {
     }
   }
 
+  private async ownerOf(orderId: string): Promise<unknown> {
+    const out = await this.db.doc.send(new GetCommand({ TableName: this.db.tableName, Key: keys.order(orderId), ConsistentRead: true }));
+    return out.Item?.userId;
+  }
+
   private async replay(record: Record<string, unknown>, fingerprint: string, key: string): Promise<PlacedOrder> {
-    if (record.fingerprint !== fingerprint) {
-      throw conflict(
-        `The idempotency key ${key} was already used for a different order; use a new key for a new order`,
-        { field: 'idempotencyKey' },
-      );
-    }
+    if (record.fingerprint !== fingerprint) throw idempotencyKeyReused(key);
     const existing = await this.getOrderWithItems(record.orderId as string, true);
     if (!existing) throw notFound(`The order placed with idempotency key ${key} no longer exists`);
     return { ...existing, products: [], replayed: true };
@@ -473,7 +479,6 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
   return { order, items, actions };
 }
 
-export const orderNotFound = (id: string) => notFound(`No order with id ${id}`, { orderId: id });
 
 function storedPriceOutOfRange(productId: string, stored: unknown, line: number): AppError {
   const argument = `input.lines.${line}.productId`;
@@ -483,6 +488,9 @@ function storedPriceOutOfRange(productId: string, stored: unknown, line: number)
     { argument, productId },
   );
 }
+
+const idempotencyKeyReused = (key: string) =>
+  conflict(`The idempotency key ${key} was already used for a different order; use a new key for a new order`, { field: 'idempotencyKey' });
 
 function insufficientStock(p: Product, wanted: number): AppError {
   return new AppError(

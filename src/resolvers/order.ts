@@ -3,7 +3,7 @@ import { callerId } from '../auth/caller.js';
 import { ownerScope } from '../auth/rules.js';
 import { badInput } from '../errors.js';
 import { recordCommitted } from '../plugins/committed-writes.js';
-import { parseId, parseInput, parsePage, placeOrderSchema } from '../validation.js';
+import { parseId, parseInput, parsePage, placeOrderRules } from '../validation.js';
 import { selectsField } from './lookahead.js';
 
 export const orderResolvers: Resolvers = {
@@ -21,7 +21,7 @@ export const orderResolvers: Resolvers = {
   },
   Mutation: {
     placeOrder: async (_p, { input }, { data, committed, caller }, info) => {
-      const parsed = parseInput(placeOrderSchema, input, 'input');
+      const parsed = parseInput(placeOrderRules, input, 'input');
       // Default: the signed-in caller (the access rule has refused anyone else's id already).
       const userId = parsed.userId ?? callerId(caller);
       if (!userId) throw badInput('input.userId: name the user to place the order for', { argument: 'input.userId' });

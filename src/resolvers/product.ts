@@ -1,6 +1,6 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { recordCommitted } from '../plugins/committed-writes.js';
-import { createProductSchema, parseId, parseIds, parseInput, parsePage, updateProductSchema } from '../validation.js';
+import { createProductRules, parseId, parseIds, parseInput, parsePage, updateProductRules } from '../validation.js';
 import { listItems } from './list-items.js';
 
 export const productResolvers: Resolvers = {
@@ -12,13 +12,13 @@ export const productResolvers: Resolvers = {
   },
   Mutation: {
     createProduct: async (_p, { input }, { data, committed }, info) => {
-      const product = await data.products.create(parseInput(createProductSchema, input, 'input'));
+      const product = await data.products.create(parseInput(createProductRules, input, 'input'));
       recordCommitted(committed, info, 'Product', product.id);
       return product;
     },
     updateProduct: async (_p, { id, input }, { data, committed }, info) => {
       parseId(id, 'id');
-      const product = await data.products.update(id, parseInput(updateProductSchema, input, 'input'));
+      const product = await data.products.update(id, parseInput(updateProductRules, input, 'input'));
       recordCommitted(committed, info, 'Product', id);
       return product;
     },

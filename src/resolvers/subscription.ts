@@ -1,9 +1,12 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { isAdmin } from '../auth/caller.js';
+import { ownerScope } from '../auth/rules.js';
 import type { Context } from '../context.js';
 import type { LiveEvent, OrderEventModel } from '../events/live-event.js';
 import type { Order } from '../model/order.js';
 import type { Product } from '../model/product.js';
+
+import { orderNotFound } from '../errors.js';
 import { parseId } from '../validation.js';
 
 /**
@@ -29,10 +32,15 @@ export const subscriptionResolvers: Resolvers = {
       },
       resolve: same,
     },
-    // The access rule (ownOrder) drops the events of orders that are not the caller's.
+    // The access rule (ownOrder) also drops every event of an order that is not the caller's.
     orderUpdated: {
-      subscribe: (_p, { id }, ctx) => {
+      // The order must exist and be the caller's when the subscription starts (one read): else
+      // NOT_FOUND, exactly as for a missing order, so order ids reveal nothing.
+      subscribe: async (_p, { id }, ctx) => {
         parseId(id, 'id');
+        const order = await ctx.data.orders.get(id);
+        const owner = ownerScope(ctx.caller);
+        if (!order || (owner !== undefined && order.userId !== owner)) throw orderNotFound(id);
         return follow<Order>(ctx, (e) => (e.type === 'order' && e.order.id === id ? e.order : undefined));
       },
       resolve: same,

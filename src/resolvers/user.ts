@@ -2,7 +2,7 @@ import { getArgumentValues, isObjectType, type GraphQLResolveInfo } from 'graphq
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import type { RequestData } from '../data/request-data.js';
 import { recordCommitted } from '../plugins/committed-writes.js';
-import { addressSchema, createUserSchema, parseId, parseIds, parseInput, parsePage, updateUserSchema } from '../validation.js';
+import { addressRules, createUserRules, parseId, parseIds, parseInput, parsePage, updateUserRules } from '../validation.js';
 import { listItems } from './list-items.js';
 import { selectedFields, selectsField } from './lookahead.js';
 
@@ -51,7 +51,7 @@ export const userResolvers: Resolvers = {
   },
   Mutation: {
     createUser: async (_p, { input }, { data, committed, caller }, info) => {
-      const parsed = parseInput(createUserSchema, input, 'input');
+      const parsed = parseInput(createUserRules, input, 'input');
       // A customer's profile takes their user id; an admin may name one or get a new one.
       const id = parsed.id ?? (caller.kind === 'user' && !caller.admin ? caller.userId : undefined);
       const user = await data.users.create({ ...parsed, id });
@@ -60,7 +60,7 @@ export const userResolvers: Resolvers = {
     },
     updateUser: async (_p, { id, input }, { data, committed }, info) => {
       parseId(id, 'id');
-      const user = await data.users.update(id, parseInput(updateUserSchema, input, 'input'));
+      const user = await data.users.update(id, parseInput(updateUserRules, input, 'input'));
       recordCommitted(committed, info, 'User', id);
       return user;
     },
@@ -72,7 +72,7 @@ export const userResolvers: Resolvers = {
     },
     addAddress: async (_p, { userId, input }, { data, committed }, info) => {
       parseId(userId, 'userId');
-      const a = parseInput(addressSchema, input, 'input');
+      const a = parseInput(addressRules, input, 'input');
       const address = await data.users.addAddress(userId, { ...a, label: a.label ?? null });
       recordCommitted(committed, info, 'Address', address.id);
       return address;

@@ -244,4 +244,15 @@ describe('idempotency keys', () => {
     expect(b.errors).toBeUndefined();
     expect(b.data!.placeOrder.id).not.toBe(orderOfA);
   });
+
+  it('refuse a version 1 key its owner reuses for other lines (CONFLICT, as before)', async () => {
+    const key = `legacy-other-${suffix}`;
+    await s.db.doc.send(
+      new PutCommand({
+        TableName: s.db.tableName,
+        Item: { ...keys.legacyIdempotency(key), EntityType: 'IdempotencyRecord', orderId: orderOfA, fingerprint: orderFingerprint(A, [{ productId: product, quantity: 9 }]), createdAt: 'x' },
+      }),
+    );
+    expect(codes(await place('A', key))).toEqual(['CONFLICT']);
+  });
 });

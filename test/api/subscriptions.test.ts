@@ -93,21 +93,56 @@ describe('subscriptions over graphql-ws', () => {
     await Promise.all([clientA.dispose(), clientB.dispose()]);
   });
 
-  it("sends orderUpdated for another customer's order nothing, and the owner every change", async () => {
+  it("answers orderUpdated for another customer's order NOT_FOUND, exactly as for a missing one, and sends the owner every change", async () => {
     const orderOfA = (await place(tokenA)).data!.placeOrder.id;
     const clientA = wsClient(s, tokenA);
     const clientB = wsClient(s, tokenB);
     const q = `subscription($id: ID!) { orderUpdated(id: $id) { id status user { email } } }`;
     const owner = collect(clientA, q, { id: orderOfA });
     const other = collect(clientB, q, { id: orderOfA });
-    await subscribed(s, 2);
+    const missing = collect(clientB, q, { id: `never-${suffix}` });
+    const refusedOther = (await other.nth(1)).errors![0]!;
+    const refusedMissing = (await missing.nth(1)).errors![0]!;
+    expect(refusedOther.extensions?.code).toBe('NOT_FOUND');
+    expect(refusedOther.message.replace(orderOfA, 'X')).toBe(refusedMissing.message.replace(`never-${suffix}`, 'X'));
+    await subscribed(s, 1);
     await s.gql(`mutation($id: ID!) { updateOrderStatus(id: $id, status: PAID) { id } }`, { id: orderOfA });
     expect((await owner.nth(1)).data).toEqual({ orderUpdated: { id: orderOfA, status: 'PAID', user: { email: `${A}@example.com` } } });
-    await sleep(200);
-    expect(other.results).toEqual([]);
+    expect(other.results).toHaveLength(1);
     owner.stop();
-    other.stop();
     await Promise.all([clientA.dispose(), clientB.dispose()]);
+  });
+
+  it('serve only subscriptions over WebSocket, and only queries and mutations over HTTP', async () => {
+    const client = wsClient(s, adminToken);
+    const query = collect(client, `{ ping }`);
+    // Refused before it runs: graphql-ws answers with an error message, which ends the operation.
+    expect(JSON.stringify(await query.ended)).toContain('BAD_USER_INPUT');
+    const http = await s.gql(`subscription($id: ID!) { productUpdated(id: $id) { id } }`, { id: product });
+    expect(http.status).toBe(400);
+    expect(http.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    await client.dispose();
+  });
+
+  it("refuse a subscription that cannot parse, validate, or skip its root field, as the client's input", async () => {
+    const client = wsClient(s, adminToken);
+    for (const q of ['subscription { productUpdated(id: "x") { nosuch } }', 'subscription { productUpdated(', 'subscription { productUpdated(id: "x") @skip(if: true) { id } }']) {
+      const sub = collect(client, q);
+      expect(JSON.stringify(await sub.ended), q).toContain('BAD_USER_INPUT');
+    }
+    await client.dispose();
+  });
+
+  it('hold at most 50 subscriptions per connection and refuse messages larger than the HTTP body limit', async () => {
+    const client = wsClient(s);
+    const subs = Array.from({ length: 51 }, () => collect(client, `subscription($id: ID!) { productUpdated(id: $id) { id } }`, { id: product }));
+    const refused = JSON.stringify(await subs[50]!.ended);
+    expect(refused).toContain('BAD_USER_INPUT');
+    expect(refused).toContain('at most 50');
+    subs.forEach((sub) => sub.stop());
+    await client.dispose();
+    const big = await closeOf(s, { Authorization: 'x'.repeat(200 * 1024) });
+    expect(big.code).toBe(1009); // "message too big"
   });
 
   it("refuses orderEvents naming another user's id, and anonymous orderEvents", async () => {

@@ -75,7 +75,7 @@ describe('users', () => {
     const ids = created.map((u) => u.id);
     const r = await s.gql(`query($ids: [ID!]!) { users(ids: $ids) { id } }`, { ids: [...ids].reverse() });
     expect(r.data!.users.map((u: { id: string }) => u.id)).toEqual([...ids].reverse());
-    expect(r.extensions!.dynamodb).toEqual({ calls: 1, operations: { BatchGetItem: 1 }, consumedCapacityUnits: expect.any(Number), estimate: 1 });
+    expect(r.extensions!.dynamodb).toEqual({ calls: 1, operations: { BatchGetItem: 1 }, estimate: 1 });
     const mixed = await s.gql(`query($ids: [ID!]!) { users(ids: $ids) { id } }`, { ids: [ids[0], 'nobody', ids[1], ids[0]] });
     expect(mixed.data!.users).toEqual([{ id: ids[0] }, null, { id: ids[1] }, { id: ids[0] }]);
   });

@@ -1,3 +1,5 @@
+// vitest's test.env does not reach this process (the one that starts DynamoDB Local).
+import '../../src/quiet-sdk-warning.js';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedDynamo } from '../../src/db/embedded-dynamodb.js';
 

@@ -36,6 +36,29 @@ describe('isSafeUserId', () => {
   });
 });
 
+describe('the groups claim', () => {
+  const verifier = createVerifier({ secret: 's'.repeat(32), userClaim: 'sub', groupsClaim: 'groups', adminGroup: 'admin' });
+  const nested = createVerifier({ secret: 's'.repeat(32), userClaim: 'sub', groupsClaim: 'realm_access.roles', adminGroup: 'admin' });
+  const token = (claims: Record<string, unknown>) =>
+    new SignJWT({ sub: 'carol', ...claims }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('s'.repeat(32)));
+
+  it.each([
+    [{ groups: ['admin'] }, true],
+    [{ groups: 'admin' }, true],
+    [{ groups: 'Billing admin' }, false],
+    [{ groups: 'admin,x' }, false],
+    [{ groups: ['not admin'] }, false],
+    [{ groups: 42 }, false],
+  ])('%j makes an admin: %s', async (claims, admin) => {
+    expect(await verifier.verify(await token(claims))).toMatchObject({ admin });
+  });
+
+  it('walks a dotted claim name into nested objects only', async () => {
+    expect(await nested.verify(await token({ realm_access: { roles: ['admin'] } }))).toMatchObject({ admin: true });
+    expect(await nested.verify(await token({ 'realm_access.roles': ['admin'], realm_access: { roles: [] } }))).toMatchObject({ admin: false });
+  });
+});
+
 describe('bearerToken', () => {
   it('reads "Bearer <token>" and refuses anything else in the header', () => {
     expect(bearerToken(undefined)).toBeUndefined();

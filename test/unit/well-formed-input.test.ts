@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/db/cursor.js';
 import { AppError } from '../../src/errors.js';
-import { createUserSchema, parseAfter, parseId, parseInput, placeOrderSchema } from '../../src/validation.js';
+import { createUserRules, parseAfter, parseId, parseInput, placeOrderRules } from '../../src/validation.js';
 
 /** Any UTF-16 code units, lone surrogates well represented. */
 const codeUnit = fc
@@ -26,7 +26,7 @@ function accepted(fn: () => unknown): boolean {
 
 const acceptsId = (s: string) => accepted(() => parseId(s, 'id'));
 const acceptsKey = (s: string) =>
-  accepted(() => parseInput(placeOrderSchema, { userId: 'u', lines: [{ productId: 'p', quantity: 1 }], idempotencyKey: s }, 'input'));
+  accepted(() => parseInput(placeOrderRules, { userId: 'u', lines: [{ productId: 'p', quantity: 1 }], idempotencyKey: s }, 'input'));
 
 describe('string inputs', () => {
   it('accept an id exactly when UTF-8 keeps it unchanged, so no two accepted ids share their bytes', () => {
@@ -48,7 +48,7 @@ describe('string inputs', () => {
   it('name the argument and show the value with its lone surrogate escaped', () => {
     expect(() => parseId('a\ud800', 'ids.3')).toThrow(/^ids\.3: .*well-formed.*; got "a\\ud800"$/);
     try {
-      parseInput(createUserSchema, { email: 'ok@example.com', name: 'Ada \udc00' }, 'input');
+      parseInput(createUserRules, { email: 'ok@example.com', name: 'Ada \udc00' }, 'input');
       expect.unreachable();
     } catch (e) {
       expect(e).toMatchObject({ code: 'BAD_USER_INPUT', details: { argument: 'input.name' } });
