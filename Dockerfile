@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
 # --- build: compile TypeScript to dist/ (dist/src/main.js, dist/scripts/*.js) ---
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -11,7 +11,7 @@ COPY scripts ./scripts
 RUN npm run build
 
 # --- runtime: production dependencies, compiled code and the SDL files ---
-FROM node:22-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # Outside production the server listens on 127.0.0.1 only; a container must accept connections
 # from outside itself, so it says so explicitly.

@@ -119,11 +119,11 @@ describe('Dockerfile', () => {
   const final = stages.at(-1)!;
   const ops = (op: string) => final.instructions.filter((i) => i.op === op).map((i) => i.args);
 
-  it('compiles in a build stage and runs from a separate node:22-bookworm-slim stage', () => {
+  it("compiles in a build stage and runs from a separate node:24-bookworm-slim stage (the SDK's 2027 releases need Node 22+)", () => {
     expect(stages).toHaveLength(2);
-    expect(stages[0]!.from).toBe('node:22-bookworm-slim AS build');
+    expect(stages[0]!.from).toBe('node:24-bookworm-slim AS build');
     expect(stages[0]!.instructions.map((i) => i.args)).toEqual(expect.arrayContaining(['npm ci', 'npm run build']));
-    expect(final.from).toMatch(/^node:22-bookworm-slim\b/);
+    expect(final.from).toMatch(/^node:24-bookworm-slim\b/);
     expect(ops('COPY')).toContain('--from=build /app/dist ./dist');
   });
 
