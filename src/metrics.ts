@@ -1,10 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { RequestHandler } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallCounter } from './db/call-counter.js';
 import { observeDynamoCalls } from './db/client.js';
+import { sendText } from './http-basics.js';
 import type { RejectedRequest } from './http-graphql.js';
 
 /**
@@ -181,14 +182,15 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<{ calls: Cal
 }
 
 /** `GET /metrics` in the Prometheus text format. */
-export function metricsHandler(metrics: Metrics, log: Logger): RequestHandler {
-  return async (_req, res) => {
+export function metricsHandler(metrics: Metrics, log: Logger): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
     try {
       const text = await metrics.registry.metrics();
-      res.type(metrics.registry.contentType).send(text);
+      sendText(req, res, text, metrics.registry.contentType);
     } catch (e) {
       log.error({ err: e }, 'metrics could not be collected');
-      res.status(500).type('text/plain').send('metrics could not be collected\n');
+      res.statusCode = 500;
+      sendText(req, res, 'metrics could not be collected\n', 'text/plain; charset=utf-8');
     }
   };
 }

@@ -2,8 +2,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import express from 'express';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
@@ -21,8 +20,9 @@ import { callBudgetPlugin } from './plugins/call-budget.js';
 import { committedWritesPlugin } from './plugins/committed-writes.js';
 import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
-import { armorLimit, shapeGraphQLError } from './error-boundary.js';
-import { browserHintPage, dynamoExtensionsPlugin, mountGraphQL } from './http-graphql.js';
+import { armorLimit, shapeEarlyRejection, shapeGraphQLError } from './error-boundary.js';
+import { allowGetOnly, notFound, redirect, routeKey, sendJson, splitUrl } from './http-basics.js';
+import { browserHintPage, createGraphQLHandler, dynamoExtensionsPlugin, type NodeHandler } from './http-graphql.js';
 import { Metrics, metricsHandler, metricsPlugin } from './metrics.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
@@ -121,9 +121,35 @@ export function createServer(opts: ServerOptions): AppServer {
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: false },
   }).protect();
-  const app = express();
-  app.disable('x-powered-by');
-  const httpServer = createHttpServer(app);
+  /**
+   * The routes, on plain node:http. GET routes answer HEAD too and OPTIONS with what they
+   * allow; a route returning false passes the request on. Paths match as express matched
+   * them: case-insensitive, a trailing slash optional. `/graphql` (and below it, any method)
+   * is served once Apollo has started (listen); everything else is a 404.
+   */
+  type Route = (req: IncomingMessage, res: ServerResponse) => boolean | void | Promise<void>;
+  const getRoutes = new Map<string, Route>();
+  let graphql: NodeHandler | undefined;
+  const dynamoExtensions = opts.dynamoExtensions !== false;
+  const httpServer = createHttpServer((req, res) => {
+    const key = routeKey(splitUrl(req.url).path);
+    const get = getRoutes.get(key);
+    if (get && (req.method === 'GET' || req.method === 'HEAD')) {
+      const answered = get(req, res);
+      if (answered instanceof Promise) {
+        answered.catch((e: unknown) => {
+          log.error({ err: e }, 'unexpected error');
+          if (res.headersSent) return void res.destroy();
+          const { status, body } = shapeEarlyRejection({ status: 500 }, { dynamodb: dynamoExtensions ? new CallCounter().toJSON() : undefined });
+          sendJson(req, res, status, body);
+        });
+      }
+      if (answered !== false) return;
+    }
+    if (graphql && (key === '/graphql' || key.startsWith('/graphql/'))) return graphql(req, res);
+    if (get && req.method === 'OPTIONS') return allowGetOnly(res);
+    notFound(req, res);
+  });
   const repos = createRepositories(opts.db);
   const log = opts.logger;
 
@@ -210,7 +236,7 @@ export function createServer(opts: ServerOptions): AppServer {
           };
         },
       },
-      // Every answer is no-store (set once in mountGraphQL): the per-field cache-control
+      // Every answer is no-store (set once in createGraphQLHandler): the per-field cache-control
       // computation would cost about 0.5 ms on a nested query for nothing.
       ApolloServerPluginCacheControlDisabled(),
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
@@ -222,27 +248,24 @@ export function createServer(opts: ServerOptions): AppServer {
     ],
   });
 
-  app.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/health/ready', async (_req, res) => {
+  getRoutes.set('/health/live', (req, res) => sendJson(req, res, 200, { status: 'ok' }));
+  getRoutes.set('/health/ready', async (req, res) => {
     try {
       const ok = await tableExists(opts.db.client, opts.db.tableName);
-      if (ok) res.json({ status: 'ok', table: opts.db.tableName });
-      else res.status(503).json({ status: 'unavailable', reason: `table ${opts.db.tableName} does not exist` });
+      if (ok) sendJson(req, res, 200, { status: 'ok', table: opts.db.tableName });
+      else sendJson(req, res, 503, { status: 'unavailable', reason: `table ${opts.db.tableName} does not exist` });
     } catch (e) {
-      res.status(503).json({ status: 'unavailable', reason: 'DynamoDB is not reachable' });
+      sendJson(req, res, 503, { status: 'unavailable', reason: 'DynamoDB is not reachable' });
       log.warn({ err: e }, 'readiness check failed');
     }
   });
-  app.get('/', (_req, res) => {
-    res.redirect('/graphql');
-  });
+  getRoutes.set('/', (req, res) => redirect(req, res, '/graphql'));
   // Open on the API's port, like /health/*: turn off with METRICS_ENABLED=false, or keep the
   // path from the public side at the load balancer (README "Operations").
-  if (metrics) app.get('/metrics', metricsHandler(metrics, log));
-  // Production has no Sandbox: a browser opening /graphql is told what the endpoint is.
-  if (opts.production) app.get('/graphql', browserHintPage);
+  if (metrics) getRoutes.set('/metrics', metricsHandler(metrics, log));
+  // Production has no Sandbox: a browser opening /graphql is told what the endpoint is (and
+  // every other request to /graphql goes on to Apollo).
+  if (opts.production) getRoutes.set('/graphql', (req, res) => browserHintPage(req, res));
 
   let started = false;
   return {
@@ -254,9 +277,9 @@ export function createServer(opts: ServerOptions): AppServer {
       if (!started) {
         await apollo.start();
         started = true;
-        mountGraphQL(app, apollo, {
+        graphql = createGraphQLHandler(apollo, {
           bodyLimitBytes: limits.bodyLimitBytes,
-          dynamoExtensions: opts.dynamoExtensions !== false,
+          dynamoExtensions,
           context: async (calls, headers) => createContext(repos, calls, log, await authenticate(headers.authorization)),
           ...(metrics ? { onRejected: (r) => metrics.observeRejected(r) } : {}),
         });
