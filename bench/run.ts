@@ -4,9 +4,21 @@
  * Method and formulas: bench/README.md. Results: bench/results/latest.{md,json}, and the table in
  * bench/README.md between the `bench:latest` markers.
  *
+ * Two more runs on the project's server:
+ * - signed-in: the project (admin bearer token verified, access rules applied on every request)
+ *   against the same server with authorization off (serve-project-open.ts: every root field open,
+ *   no verifier, requests without a header): calls per sample (must be identical) and p50/p95;
+ * - subscriptions: 1, 100 and 1,000 graphql-ws subscribers on one fresh project server process,
+ *   placeOrder writes over HTTP, delivery latency per event and subscriber, DynamoDB calls per
+ *   event and the server's RSS (bench/lib/live-bench.ts).
+ *
  * Knobs (environment): BENCH_USERS, BENCH_PRODUCTS, BENCH_LOAD_SECONDS (6), BENCH_WARMUP_SECONDS (2),
  * BENCH_CONCURRENCY ("1,10,50"), BENCH_LOAD_OPS ("UserOrders,OrderWithItems,UserWithAddresses"),
- * BENCH_SKIP_LOAD=1 (calls only).
+ * BENCH_SKIP_LOAD=1 (calls only: no load, no signed-in latency, no subscription run),
+ * BENCH_AUTH_OPS ("UserOrders,OrderWithItems"), BENCH_AUTH_CONCURRENCY ("1,10"),
+ * BENCH_SUBSCRIBERS ("1,100,1000"), BENCH_SUB_WRITES (30), BENCH_SUB_INTERVAL_MS (100),
+ * BENCH_SKIP_SUBSCRIPTIONS=1 (no subscription run), BENCH_STREAM_IDLE_MS / BENCH_STREAM_MAX_IDLE_MS (the stream
+ * reader's polling; default its production timing, 100 ms doubling to 1 s).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +34,7 @@ import { ensureTable } from '../src/db/ensure-table.js';
 import { ORDER_STATUSES } from '../src/model/order.js';
 import { seedDatabase, type SeedSummary } from '../scripts/seed/seed-data.js';
 import { Dataset, type Minimum } from './lib/dataset.js';
+import { measureSubscribers, type LiveRow } from './lib/live-bench.js';
 import { requestBody, type OperationName } from './lib/operations.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -38,10 +51,26 @@ const CONFIG = {
   concurrency: (process.env.BENCH_CONCURRENCY ?? '1,10,50').split(',').map(Number),
   loadOps: (process.env.BENCH_LOAD_OPS ?? 'UserOrders,OrderWithItems,UserWithAddresses').split(',') as OperationName[],
   skipLoad: process.env.BENCH_SKIP_LOAD === '1',
+  authOps: (process.env.BENCH_AUTH_OPS ?? 'UserOrders,OrderWithItems').split(',') as OperationName[],
+  authConcurrency: (process.env.BENCH_AUTH_CONCURRENCY ?? '1,10').split(',').map(Number),
+  subscribers: (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number),
+  subWrites: env('BENCH_SUB_WRITES', 30),
+  subIntervalMs: env('BENCH_SUB_INTERVAL_MS', 100),
+  skipSubscriptions: process.env.BENCH_SKIP_SUBSCRIPTIONS === '1' || process.env.BENCH_SKIP_LOAD === '1',
+  /** The stream reader's polling (read by serve-project.ts from the same variables; recorded here). */
+  stream: { idleMs: env('BENCH_STREAM_IDLE_MS', 100), maxIdleMs: env('BENCH_STREAM_MAX_IDLE_MS', 1000) },
 };
 
 const VARIANTS = ['project', 'naive', 'raw'] as const;
 type Variant = (typeof VARIANTS)[number];
+/** The three compared variants, and the project's server with authorization off (the signed-in run's baseline). */
+type ServerName = Variant | 'open';
+const SCRIPTS: Record<ServerName, string> = {
+  project: 'serve-project',
+  naive: 'serve-naive',
+  raw: 'serve-raw',
+  open: 'serve-project-open',
+};
 
 const LABELS: Record<OperationName, string> = {
   Ping: '{ ping } (no DynamoDB call)',
@@ -63,7 +92,7 @@ const log = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(
 // ---------------------------------------------------------------------------------------------
 
 interface ServerProc {
-  variant: Variant;
+  variant: ServerName;
   child: ChildProcess;
   pid: number;
   /** RSS right after start-up, before any request. */
@@ -80,15 +109,17 @@ const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4'];
 /**
  * Every request is signed in (an admin token, so one token serves every operation): the project
  * verifies it and applies its access rules on every request; the naive and raw variants receive
- * the same header and ignore it.
+ * the same header and ignore it. The open variant (authorization off) gets no header.
  */
 const AUTH_SECRET = randomBytes(32).toString('base64url');
-const AUTH_HEADER = { authorization: `Bearer ${await signToken(AUTH_SECRET, { userId: 'bench-admin', groups: ['admin'], expiresInSeconds: 24 * 3600 })}` };
+const ADMIN_TOKEN = await signToken(AUTH_SECRET, { userId: 'bench-admin', groups: ['admin'], expiresInSeconds: 24 * 3600 });
+const AUTH_HEADER = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const headersFor = (server: ServerName): Record<string, string> => (server === 'open' ? {} : AUTH_HEADER);
 
-async function startVariant(variant: Variant, endpoint: string, tableName: string): Promise<ServerProc> {
+async function startVariant(variant: ServerName, endpoint: string, tableName: string): Promise<ServerProc> {
   // Every variant runs with the V8 flags of `npm run start:prod` (package.json, Dockerfile):
   // a 4 MB young-generation semi-space keeps RSS flat under 50 concurrent requests.
-  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, `dist/bench/serve-${variant}.js`], {
+  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, `dist/bench/${SCRIPTS[variant]}.js`], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -178,9 +209,17 @@ function samples(ds: Dataset): Sample[] {
   return out;
 }
 
-async function post(url: string, body: string): Promise<any> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH_HEADER }, body });
+async function post(server: ServerProc, body: string): Promise<any> {
+  const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headersFor(server.variant) }, body });
   return res.json();
+}
+
+/** Stops one server process and waits for it to exit. */
+async function stopServer(server: ServerProc): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
 }
 
 /** JSON with sorted keys, to compare answers across variants. */
@@ -211,13 +250,28 @@ interface OpCalls {
   sameData: boolean;
 }
 
+/** The signed-in run's calls: the project (authorization on) and the open variant, sample by sample. */
+interface AuthCalls {
+  op: OperationName;
+  label: string;
+  samples: number;
+  /** Mean calls per sample. */
+  signedIn: number;
+  open: number;
+  /** Samples on which both made exactly the same calls (count and operations). */
+  identical: number;
+  sameData: boolean;
+}
+
 function median(list: number[]): number {
   const s = [...list].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)]!;
 }
 
-async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): Promise<OpCalls[]> {
+async function measureCalls(servers: Record<Variant, ServerProc>, open: ServerProc, ds: Dataset): Promise<{ calls: OpCalls[]; auth: AuthCalls[] }> {
   for (const v of VARIANTS) await fetch(`${servers[v].control}/tracking?on=1`, { method: 'POST' });
+  await fetch(`${open.control}/tracking?on=1`, { method: 'POST' });
+  const auth = new Map<OperationName, AuthCalls & { signedInTotal: number; openTotal: number }>();
   const byOp = new Map<
     OperationName,
     { mins: Minimum[]; results: Record<Variant, Measured[]>; ops: Record<Variant, Record<string, number>>; same: boolean; estimates: number[] }
@@ -228,8 +282,9 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
       byOp.set(s.op, { mins: [], results: { project: [], naive: [], raw: [] }, ops: { project: {}, naive: {}, raw: {} }, same: true, estimates: [] }).get(s.op)!;
     entry.mins.push(ds.minimum(s.op, s.variables));
     const answers: string[] = [];
+    let projectSpans = '';
     for (const v of VARIANTS) {
-      const body = await post(servers[v].url, requestBody(s.op, s.variables));
+      const body = await post(servers[v], requestBody(s.op, s.variables));
       if (body.errors?.length || !body.data) {
         throw new Error(`${v} ${s.op} failed: ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
       }
@@ -244,7 +299,29 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
         entry.estimates.push(estimate);
       }
       for (const sp of last.spans) entry.ops[v][sp.op] = (entry.ops[v][sp.op] ?? 0) + 1;
+      if (v === 'project') projectSpans = last.spans.map((sp) => sp.op).sort().join(',');
       answers.push(canonical(body.data));
+    }
+    {
+      // The same sample on the project's server with authorization off, sent without a header.
+      const body = await post(open, requestBody(s.op, s.variables));
+      if (body.errors?.length || !body.data) throw new Error(`open ${s.op} failed: ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
+      const last = (await (await fetch(`${open.control}/last`)).json()) as Measured & { spans: { op: string }[] };
+      const calls = body.extensions?.dynamodb?.calls as number;
+      if (calls !== last.calls) throw new Error(`open ${s.op}: extensions say ${calls} calls, the client middleware saw ${last.calls}`);
+      if (body.extensions?.caller) throw new Error(`open ${s.op}: the request was not anonymous (${JSON.stringify(body.extensions?.caller)})`);
+      const projectCalls = entry.results.project.at(-1)!.calls;
+      const a =
+        auth.get(s.op) ??
+        auth.set(s.op, { op: s.op, label: LABELS[s.op], samples: 0, signedIn: 0, open: 0, identical: 0, sameData: true, signedInTotal: 0, openTotal: 0 }).get(s.op)!;
+      a.samples++;
+      a.signedInTotal += projectCalls;
+      a.openTotal += calls;
+      if (calls === projectCalls && last.spans.map((sp) => sp.op).sort().join(',') === projectSpans) a.identical++;
+      if (s.op !== 'PlaceOrder' && canonical(body.data) !== answers[0]) {
+        a.sameData = false;
+        log(`  ! ${s.op} answers differ between the signed-in and the open server for ${JSON.stringify(s.variables).slice(0, 80)}`);
+      }
     }
     if (s.op !== 'PlaceOrder' && new Set(answers).size !== 1) {
       entry.same = false;
@@ -252,6 +329,7 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
     }
   }
   for (const v of VARIANTS) await fetch(`${servers[v].control}/tracking?on=0`, { method: 'POST' });
+  await fetch(`${open.control}/tracking?on=0`, { method: 'POST' });
 
   const out: OpCalls[] = [];
   for (const [op, e] of byOp) {
@@ -290,7 +368,8 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
       sameData: e.same,
     });
   }
-  return out;
+  const authOut = [...auth.values()].map(({ signedInTotal, openTotal, ...a }) => ({ ...a, signedIn: signedInTotal / a.samples, open: openTotal / a.samples }));
+  return { calls: out, auth: authOut };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +378,7 @@ async function measureCalls(servers: Record<Variant, ServerProc>, ds: Dataset): 
 
 interface LoadStats {
   p50: number;
+  p95: number;
   p99: number;
   rps: number;
   requests: number;
@@ -335,7 +415,7 @@ async function loadSlice(server: ServerProc, bodies: string[], connections: numb
       {
         method: 'POST',
         path: '/graphql',
-        headers: { 'content-type': 'application/json', ...AUTH_HEADER },
+        headers: { 'content-type': 'application/json', ...headersFor(server.variant) },
         setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
         onResponse: (status, body) => {
           if (status !== 200 || body.includes('"errors"')) bodyErrors++;
@@ -356,6 +436,7 @@ function stats(slices: Slice[]): LoadStats {
   const seconds = slices.reduce((s, x) => s + x.seconds, 0);
   return {
     p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     rps: latencies.length / seconds,
     requests: latencies.length,
@@ -434,6 +515,77 @@ async function measureLoad(servers: Record<Variant, ServerProc>, ds: Dataset): P
   return rows;
 }
 
+interface AuthLoadRow {
+  op: OperationName;
+  clients: number;
+  signedIn: LoadStats;
+  open: LoadStats;
+  /** signedIn / open - 1 (0.03 = 3% slower signed in). */
+  p50Overhead: number;
+  p95Overhead: number;
+  /** Server CPU ms per request, signed in minus open. */
+  cpuMsOverhead: number;
+}
+
+/**
+ * The signed-in run: the project's server as deployed (token verified, rules applied) against the
+ * same server with authorization off, on the same request bodies, in interleaved slices (each
+ * round starting with the other one).
+ */
+async function measureAuthLoad(project: ServerProc, open: ServerProc, ds: Dataset): Promise<AuthLoadRow[]> {
+  const rows: AuthLoadRow[] = [];
+  const pair = [project, open] as const;
+  const cell = async (op: OperationName, bodies: string[], clients: number, seconds: number) => {
+    const slices: [Slice[], Slice[]] = [[], []];
+    for (let r = 0; r < AUTH_SLICES; r++) {
+      for (let k = 0; k < 2; k++) {
+        const i = (r + k) % 2;
+        slices[i]!.push(await loadSlice(pair[i]!, bodies, clients, seconds / AUTH_SLICES));
+      }
+    }
+    const [signedIn, openStats] = [stats(slices[0]), stats(slices[1])];
+    const row: AuthLoadRow = {
+      op,
+      clients,
+      signedIn,
+      open: openStats,
+      p50Overhead: signedIn.p50 / openStats.p50 - 1,
+      p95Overhead: signedIn.p95 / openStats.p95 - 1,
+      cpuMsOverhead: signedIn.cpuMsPerRequest - openStats.cpuMsPerRequest,
+    };
+    log(
+      `  ${op.padEnd(18)} ${String(clients).padStart(2)} clients signed-in p50/p95 ${f2(signedIn.p50)} / ${f2(signedIn.p95)} ms, ` +
+        `open ${f2(openStats.p50)} / ${f2(openStats.p95)} ms: ${pct(row.p50Overhead)} p50, CPU ${f2(signedIn.cpuMsPerRequest)} vs ${f2(openStats.cpuMsPerRequest)} ms/req` +
+        `${signedIn.errors + openStats.errors ? `, ${signedIn.errors + openStats.errors} errors` : ''}`,
+    );
+    rows.push(row);
+  };
+  for (const op of CONFIG.authOps) {
+    const bodies = loadBodies(op, ds);
+    // Warm-up in turns too, twice as long as the main load's (both servers start cold here).
+    for (let r = 0; r < 2; r++) for (const s of pair) await loadSlice(s, bodies, 10, CONFIG.warmupSeconds);
+    for (const clients of CONFIG.authConcurrency) await cell(op, bodies, clients, CONFIG.loadSeconds);
+  }
+  // The fixed cost of authorization in ms: `{ ping }` makes no DynamoDB call, so the difference
+  // is verifying the token and running the rule, with little else to hide it.
+  const ping = [requestBody('Ping', {})];
+  for (const s of pair) await loadSlice(s, ping, 1, 1);
+  await cell('Ping', ping, 1, CONFIG.loadSeconds / 2);
+  return rows;
+}
+
+/** The signed-in run's pair takes turns more often than the three variants (smaller differences to see). */
+const AUTH_SLICES = ROUNDS * 2;
+
+/** The median of an even-length list is the mean of its two middle values. */
+function trueMedian(list: number[]): number {
+  const s = [...list].sort((a, b) => a - b);
+  const m = s.length / 2;
+  return s.length % 2 ? s[Math.floor(m)]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+
 /** `{ ping }`: no DynamoDB call, so the p50 is the server's own cost per request (plus HTTP). */
 async function measurePing(servers: Record<Variant, ServerProc>): Promise<Record<Variant, LoadStats>> {
   const bodies = [requestBody('Ping', {})];
@@ -484,7 +636,15 @@ interface Target {
   pass: boolean;
 }
 
-function targets(calls: OpCalls[], loadRows: LoadRow[], rssMB: number, totalSeconds: number): Target[] {
+function targets(
+  calls: OpCalls[],
+  loadRows: LoadRow[],
+  rssMB: number,
+  totalSeconds: number,
+  authCalls: AuthCalls[],
+  authLoad: AuthLoadRow[],
+  live: LiveRow[],
+): Target[] {
   const t: Target[] = [];
   const missed = calls.filter((c) => c.variants.project.total !== c.minimum.total);
   t.push({
@@ -522,6 +682,43 @@ function targets(calls: OpCalls[], loadRows: LoadRow[], rssMB: number, totalSeco
     });
   }
   t.push({ name: "project server's peak RSS", goal: '< 250 MB', measured: `${rssMB.toFixed(0)} MB`, pass: rssMB < 250 });
+  if (authCalls.length) {
+    const samples = authCalls.reduce((a, c) => a + c.samples, 0);
+    const identical = authCalls.reduce((a, c) => a + c.identical, 0);
+    const extra = authCalls.reduce((a, c) => a + (c.signedIn - c.open) * c.samples, 0);
+    t.push({
+      name: 'signed in: DynamoDB calls added by authorization',
+      goal: '0',
+      measured: `${extra >= 0 ? '+' : ''}${extra} calls; identical on ${identical}/${samples} samples`,
+      pass: extra === 0 && identical === samples,
+    });
+  }
+  const authOps = authLoad.filter((r) => r.op !== 'Ping');
+  if (authOps.length) {
+    const worst = authOps.reduce((a, b) => (b.p50Overhead > a.p50Overhead ? b : a));
+    t.push({
+      name: 'signed in: p50 overhead of authorization',
+      goal: '< 5% on every cell',
+      measured: authOps.map((r) => `${r.op} ${r.clients}c ${pct(r.p50Overhead)}`).join(', '),
+      pass: worst.p50Overhead < 0.05,
+    });
+  }
+  if (live.length) {
+    const most = live.reduce((a, b) => (b.subscribers > a.subscribers ? b : a));
+    t.push({
+      name: `subscriptions: p95 delivery latency at ${most.subscribers} subscribers`,
+      goal: '< 1 s (1,000 subscribers)',
+      measured: `${most.latencyMs.p95.toFixed(0)} ms${most.lost ? ` (${most.lost} deliveries lost)` : ''}`,
+      pass: most.latencyMs.p95 < 1000 && most.lost === 0 && most.subscribers >= 1000,
+    });
+    const perEvent = live.map((r) => r.tableCallsPerEvent);
+    t.push({
+      name: 'subscriptions: DynamoDB calls per event independent of subscribers',
+      goal: 'same at every count',
+      measured: live.map((r) => `${r.subscribers}: ${f2(r.tableCallsPerEvent)}`).join(', '),
+      pass: Math.max(...perEvent) - Math.min(...perEvent) < 1e-9,
+    });
+  }
   t.push({ name: 'npm run bench duration', goal: '< 10 min', measured: `${(totalSeconds / 60).toFixed(1)} min`, pass: totalSeconds < 600 });
   return t;
 }
@@ -577,6 +774,80 @@ function markdown(r: Results): string {
         `server CPU per request ${f2(r.ping.project.cpuMsPerRequest)} / ${f2(r.ping.naive.cpuMsPerRequest)} / ${f2(r.ping.raw.cpuMsPerRequest)} ms.`,
     );
   }
+  if (r.authCalls.length) {
+    lines.push('');
+    lines.push(
+      '**Signed-in run**: the project\'s server as deployed (an admin bearer token verified on every request, access rules in front of every root field) ' +
+        'against the same server with authorization off (`bench/serve-project-open.ts`: every root field `anyone`, no verifier, requests without a header). ' +
+        'Calls on the same samples as above:',
+    );
+    lines.push('');
+    lines.push('| Operation | samples | calls signed in | calls open | identical calls | same data |');
+    lines.push('|---|---:|---:|---:|---:|:---:|');
+    for (const a of r.authCalls) {
+      lines.push(`| ${a.label} | ${a.samples} | ${f2(a.signedIn)} | ${f2(a.open)} | ${a.identical}/${a.samples} | ${a.op === 'PlaceOrder' ? '— (writes)' : a.sameData ? 'yes' : 'NO'} |`);
+    }
+  }
+  if (r.authLoad.length) {
+    const slices = AUTH_SLICES;
+    lines.push('');
+    lines.push(
+      `Latency (ms) over HTTP, ${r.config.loadSeconds} s per cell and variant in ${slices} interleaved slices (\`{ ping }\`: half that), on a fresh pair of servers after a warm-up of 2 x ${r.config.warmupSeconds} s per operation and server, taken in turns:`,
+    );
+    lines.push('');
+    lines.push('| Operation | clients | signed in p50 / p95 | open p50 / p95 | signed in req/s | open req/s | p50 overhead | p95 overhead | server CPU ms/req signed in / open |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const a of r.authLoad) {
+      lines.push(
+        `| ${LABELS[a.op]} | ${a.clients} | ${f2(a.signedIn.p50)} / ${f2(a.signedIn.p95)} | ${f2(a.open.p50)} / ${f2(a.open.p95)} | ` +
+          `${a.signedIn.rps.toFixed(0)} | ${a.open.rps.toFixed(0)} | ${pct(a.p50Overhead)} | ${pct(a.p95Overhead)} | ${f2(a.signedIn.cpuMsPerRequest)} / ${f2(a.open.cpuMsPerRequest)} |`,
+      );
+    }
+  }
+  if (r.authCalls.length || r.authLoad.length) {
+    const extra = r.authCalls.reduce((a, c) => a + (c.signedIn - c.open) * c.samples, 0);
+    const ops = r.authLoad.filter((a) => a.op !== 'Ping');
+    const p50 = ops.map((a) => a.p50Overhead);
+    const cpu = ops.map((a) => a.cpuMsOverhead);
+    const ping = r.authLoad.find((a) => a.op === 'Ping');
+    lines.push('');
+    lines.push(
+      `**Authorization overhead: ${p50.length ? `${pct(Math.min(...p50))} to ${pct(Math.max(...p50))} p50 (median ${pct(trueMedian(p50))})` : 'p50 not measured (BENCH_SKIP_LOAD)'}, ` +
+        `${extra >= 0 ? '+' : ''}${extra} calls**${cpu.length ? ` (server CPU ${cpu.map((c) => `${c >= 0 ? '+' : ''}${c.toFixed(2)}`).join(' / ')} ms per request)` : ''}` +
+        (ping
+          ? `; on \`{ ping }\` (no DynamoDB call) ${f2(ping.signedIn.p50)} vs ${f2(ping.open.p50)} ms p50 and ${f2(ping.signedIn.cpuMsPerRequest)} vs ${f2(ping.open.cpuMsPerRequest)} ms server CPU per request`
+          : '') +
+        '.',
+    );
+  }
+  if (r.live.length) {
+    lines.push('');
+    lines.push(
+      `**Subscriptions** (graphql-ws over WebSockets, one project server process started fresh per row, every subscriber an admin subscribed to ` +
+        '`orderEvents { kind at order { id status items { quantity product { name } } } }`; ' +
+        `${r.live[0]!.writes} placeOrder mutations (3 lines) over HTTP, one at a time, started at least ${r.live[0]!.intervalMs} ms apart, after warm-up orders until every subscriber had received one; ` +
+        `stream reader polling ${r.config.stream.idleMs} ms after an empty answer, doubling to ${r.config.stream.maxIdleMs} ms${r.config.stream.idleMs === 100 && r.config.stream.maxIdleMs === 1000 ? ' (production timing)' : ''}. ` +
+        'Latency = client receiving the event minus the event\'s `at` (taken by the server just before the TransactWriteItems: includes the commit); ' +
+        'calls per event = table calls made outside any request in the window / events (cross-check: all table calls minus the mutations\' own); ' +
+        'server CPU per event = all the server process did in the window (the mutation, stream polling, delivery) / events; ' +
+        'the harness runs every client and the writer in one process (its CPU and event-loop delay in the last column).',
+    );
+    lines.push('');
+    lines.push(
+      '| subscribers | connect s | writes/s | delivered | latency p50 / p95 / max ms | after HTTP answer p50 / p95 ms | placeOrder p50 ms | table calls per event (cross-check) | per event | stream calls/s | server CPU ms/event | server RSS MB start / subscribed / after / peak | harness CPU % / loop delay p99 ms |',
+    );
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
+    for (const l of r.live) {
+      const ops = Object.entries(l.operationsPerEvent).map(([k, v]) => `${k} ${f2(v)}`).join(', ') || '—';
+      lines.push(
+        `| ${l.subscribers} | ${l.connectSeconds.toFixed(1)} | ${l.writesPerSecond.toFixed(1)} | ${l.delivered}/${l.expectedDeliveries}${l.errors ? ` (${l.errors} err)` : ''} | ` +
+          `${l.latencyMs.p50.toFixed(0)} / ${l.latencyMs.p95.toFixed(0)} / ${l.latencyMs.max.toFixed(0)} | ${l.afterResponseMs.p50.toFixed(0)} / ${l.afterResponseMs.p95.toFixed(0)} | ` +
+          `${f2(l.mutationMs.p50)} | ${f2(l.tableCallsPerEvent)} (${f2(l.tableCallsPerEventBySubtraction)}) | ${ops} | ${l.streamCallsPerSecond.toFixed(1)} | ${f2(l.serverCpuMsPerEvent)} | ` +
+          `${l.rssMB.idle.toFixed(0)} / ${l.rssMB.subscribed.toFixed(0)} / ${l.rssMB.after.toFixed(0)} / ${l.rssMB.peak.toFixed(0)} | ` +
+          `${l.harness.cpuPercentOfOneCore.toFixed(0)} / ${l.harness.eventLoopDelayP99Ms.toFixed(1)} |`,
+      );
+    }
+  }
   lines.push('');
   lines.push(
     `**Peak RSS** (VmHWM over the whole run, compiled JavaScript): project ${r.memory.project.toFixed(0)} MB, naive ${r.memory.naive.toFixed(0)} MB, ` +
@@ -602,6 +873,9 @@ interface Results {
   ping: Record<Variant, LoadStats> | undefined;
   memory: Record<Variant, number>;
   idleMemory: Record<Variant, number>;
+  authCalls: AuthCalls[];
+  authLoad: AuthLoadRow[];
+  live: LiveRow[];
   targets: Target[];
 }
 
@@ -658,12 +932,13 @@ async function main(): Promise<void> {
     const tsc = spawnSync(process.execPath, [`${ROOT}/node_modules/typescript/bin/tsc`, '-p', 'bench/tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
     if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
 
-    log('starting the three server variants');
+    log('starting the three server variants and the project server with authorization off');
     const started = await Promise.all(VARIANTS.map((v) => startVariant(v, dynamo!.endpoint, tableName)));
     const servers = Object.fromEntries(started.map((s) => [s.variant, s])) as Record<Variant, ServerProc>;
+    const open = await startVariant('open', dynamo.endpoint, tableName);
 
     log('measuring DynamoDB calls and waves');
-    const calls = await measureCalls(servers, ds);
+    const { calls, auth: authCalls } = await measureCalls(servers, open, ds);
     for (const c of calls) {
       log(
         `  ${c.op.padEnd(20)} min ${f2(c.minimum.mean)}  project ${f2(c.variants.project.mean)} (${f2(c.ratioToMinimum)})  ` +
@@ -671,7 +946,12 @@ async function main(): Promise<void> {
       );
     }
 
+    for (const a of authCalls) {
+      log(`  signed in vs open: ${a.op.padEnd(20)} ${f2(a.signedIn)} vs ${f2(a.open)} calls, identical on ${a.identical}/${a.samples} samples`);
+    }
+
     let loadRows: LoadRow[] = [];
+    let authLoad: AuthLoadRow[] = [];
     let ping: Record<Variant, LoadStats> | undefined;
     if (!CONFIG.skipLoad) {
       log('fixed per-request cost: { ping } at 1 client');
@@ -680,6 +960,54 @@ async function main(): Promise<void> {
       loadRows = await measureLoad(servers, ds);
     }
     const memory = Object.fromEntries(VARIANTS.map((v) => [v, peakRssMB(servers[v].pid)])) as Record<Variant, number>;
+    await Promise.all([...started, open].map(stopServer));
+    if (!CONFIG.skipLoad) {
+      // A fresh pair: the project's server above has just served minutes of load (JIT, heap
+      // grown) and the open one has not; both start cold and get the same warm-up.
+      log(`signed-in run: ${CONFIG.authOps.join(', ')} at ${CONFIG.authConcurrency.join('/')} clients, signed in vs authorization off (fresh servers)`);
+      const pair = await Promise.all([startVariant('project', dynamo.endpoint, tableName), startVariant('open', dynamo.endpoint, tableName)]);
+      try {
+        authLoad = await measureAuthLoad(pair[0], pair[1], ds);
+      } finally {
+        await Promise.all(pair.map(stopServer));
+      }
+    }
+
+    const live: LiveRow[] = [];
+    if (!CONFIG.skipSubscriptions) {
+      log(`subscriptions: ${CONFIG.subscribers.join('/')} subscribers, ${CONFIG.subWrites} placeOrder writes ${CONFIG.subIntervalMs} ms apart`);
+      for (const n of CONFIG.subscribers) {
+        // A fresh project server per row: its RSS and CPU are this row's alone.
+        const server = await startVariant('project', dynamo.endpoint, tableName);
+        try {
+          const row = await measureSubscribers(
+            server,
+            {
+              subscribers: n,
+              writes: CONFIG.subWrites,
+              intervalMs: CONFIG.subIntervalMs,
+              token: ADMIN_TOKEN,
+              // Users the load runs never read, products of every kind.
+              users: ds.userIds.slice(-10),
+              products: ds.seed.productIds,
+              lines: 3,
+            },
+            log,
+          );
+          live.push(row);
+          log(
+            `  ${String(n).padStart(4)} subscribers: latency p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, ` +
+              `max ${row.latencyMs.max.toFixed(0)} ms; delivered ${row.delivered}/${row.expectedDeliveries}; ` +
+              `${f2(row.tableCallsPerEvent)} table calls/event (${f2(row.tableCallsPerEventBySubtraction)} by subtraction) ${JSON.stringify(row.operationsPerEvent)}; ` +
+              `${row.streamCallsPerSecond.toFixed(1)} stream calls/s; server CPU ${f2(row.serverCpuMsPerEvent)} ms/event; ` +
+              `RSS ${row.rssMB.subscribed.toFixed(0)} -> ${row.rssMB.after.toFixed(0)} MB (peak ${row.rssMB.peak.toFixed(0)}); ` +
+              `harness CPU ${row.harness.cpuPercentOfOneCore.toFixed(0)}%, loop delay p99 ${row.harness.eventLoopDelayP99Ms.toFixed(1)} ms; connect ${row.connectSeconds.toFixed(1)} s`,
+          );
+        } finally {
+          await stopServer(server);
+        }
+      }
+    }
     stopChildren();
 
     const totalSeconds = (Date.now() - t0) / 1000;
@@ -694,7 +1022,10 @@ async function main(): Promise<void> {
       ping,
       memory,
       idleMemory: Object.fromEntries(VARIANTS.map((v) => [v, servers[v].idleRssMB])) as Record<Variant, number>,
-      targets: targets(calls, loadRows, memory.project, totalSeconds),
+      authCalls,
+      authLoad,
+      live,
+      targets: targets(calls, loadRows, memory.project, totalSeconds, authCalls, authLoad, live),
     };
     const md = markdown(results);
     mkdirSync(`${ROOT}/bench/results`, { recursive: true });

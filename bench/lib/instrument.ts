@@ -11,12 +11,18 @@
  *   alone ("B started after A ended") over-counts when parallel calls finish at different times.
  *   The hook costs CPU, so it is only on while the harness measures calls, never under load;
  * - a small control server (another port) answers the harness: the last request's calls and
- *   waves, and the process's memory (VmHWM = peak RSS).
+ *   waves, and the process's memory (VmHWM = peak RSS);
+ * - running totals of every call the process makes, always on (an increment per call): table
+ *   calls made inside an HTTP request (they also appear in its `extensions.dynamodb`), table
+ *   calls made outside any request (subscriptions reading an event's nested fields, the stream
+ *   reader's DescribeTable), and stream calls (DescribeStream, GetShardIterator, GetRecords).
+ *   The subscription run reads them (`GET /counters`) to get DynamoDB calls per event.
  */
 import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { currentCallCounter, type CallCounter } from '../../src/db/call-counter.js';
 
 export interface Span {
@@ -62,11 +68,31 @@ export function setTracking(on: boolean): void {
   }
 }
 
-/** Records calls per request into the request's record (only while tracking). */
+/** Every call the process made, by where it was made and operation (never reset; the harness takes differences). */
+const totals = { request: {} as Record<string, number>, outsideRequest: {} as Record<string, number>, stream: {} as Record<string, number> };
+
+function count(bucket: Record<string, number>, commandName: string | undefined): void {
+  const op = (commandName ?? 'Unknown').replace(/Command$/, '');
+  bucket[op] = (bucket[op] ?? 0) + 1;
+}
+
+/** Counts the stream reader's calls (it has its own client). */
+export function instrumentStreamsClient(client: DynamoDBStreamsClient): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      count(totals.stream, context.commandName);
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchStreamTotals' },
+  );
+}
+
+/** Records calls per request into the request's record (only while tracking), and counts every call. */
 export function instrumentClient(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const counter = currentCallCounter();
+      count(counter ? totals.request : totals.outsideRequest, context.commandName);
       if (!tracking || !counter) return next(args);
       let rec = records.get(counter);
       if (!rec) {
@@ -108,6 +134,12 @@ function timingWaves(spans: Span[]): number {
   return Math.max(0, ...depth);
 }
 
+/** This process's user + system CPU time in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function memory() {
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -124,7 +156,7 @@ function memory() {
   };
 }
 
-/** The control server: GET /last, GET /memory, POST /tracking?on=1|0. */
+/** The control server: GET /last, GET /memory, GET /counters, POST /tracking?on=1|0. */
 export function startControlServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -137,6 +169,7 @@ export function startControlServer(): Promise<{ server: Server; port: number }> 
       return send({ calls: spans.length, waves: Math.max(0, ...spans.map((s) => s.depth)), timingWaves: timingWaves(spans), spans });
     }
     if (url.pathname === '/memory') return send(memory());
+    if (url.pathname === '/counters') return send({ ...totals, cpuMs: cpuMs(), memory: memory() });
     if (url.pathname === '/tracking' && req.method === 'POST') {
       setTracking(url.searchParams.get('on') === '1');
       last = undefined;

@@ -36,6 +36,8 @@ export interface TokenVerifier {
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 /** The contract's clock tolerance for `exp` and `nbf`. */
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** Verified tokens remembered (until they expire) per verifier. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
  * A claim by name. A dotted name (Keycloak's `realm_access.roles`) walks into nested objects
@@ -82,8 +84,17 @@ export function createVerifier(settings: AuthSettings): TokenVerifier {
     : undefined;
   const key = new TextEncoder().encode(secret ?? '');
 
+  // A token verified once is remembered until it expires: the signature check (an HMAC or RSA
+  // operation through WebCrypto) is most of the cost of authorization, and clients send the
+  // same token with every request. Bounded: the oldest entry goes first.
+  const verified = new Map<string, Extract<Caller, { kind: 'user' }>>();
+  const stillValid = (c: Extract<Caller, { kind: 'user' }>) => c.expiresAt !== undefined && Date.now() / 1000 < c.expiresAt + CLOCK_TOLERANCE_SECONDS;
+
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known && stillValid(known)) return known;
+      if (known) verified.delete(token);
       let payload: JWTPayload;
       try {
         payload = (jwks ? await jwtVerify(token, jwks, options) : await jwtVerify(token, key, options)).payload;
@@ -96,13 +107,16 @@ export function createVerifier(settings: AuthSettings): TokenVerifier {
         throw new InvalidTokenError(`claim ${settings.userClaim} is not a safe user id (1-128 characters, no '#' or control characters)`);
       }
       const groups = groupsOf(claim(payload, settings.groupsClaim));
-      return {
+      const caller: Extract<Caller, { kind: 'user' }> = {
         kind: 'user',
         userId,
         groups,
         admin: groups.includes(settings.adminGroup),
         ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
       };
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      verified.set(token, caller);
+      return caller;
     },
   };
 }

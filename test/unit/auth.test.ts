@@ -59,6 +59,18 @@ describe('the groups claim', () => {
   });
 });
 
+describe('verified tokens', () => {
+  it('are remembered until they expire, not beyond', async () => {
+    const secret = 's'.repeat(32);
+    const verifier = createVerifier({ secret, userClaim: 'sub', groupsClaim: 'groups', adminGroup: 'admin' });
+    const token = await signToken(secret, { userId: 'dora', expiresInSeconds: 60 });
+    const first = await verifier.verify(token);
+    expect(await verifier.verify(token)).toBe(first);
+    const expired = await signToken(secret, { userId: 'dora', expiresInSeconds: -60 });
+    await expect(verifier.verify(expired)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+});
+
 describe('bearerToken', () => {
   it('reads "Bearer <token>" and refuses anything else in the header', () => {
     expect(bearerToken(undefined)).toBeUndefined();
@@ -128,7 +140,8 @@ describe('a verifier with a JSON Web Key Set', () => {
     published.splice(0, published.length, rotated.jwk, ec.jwk);
     await expect(verifier.verify(await sign(rotated))).resolves.toMatchObject({ userId: 'alice' });
     expect(fetches).toBeGreaterThan(fetchesBefore);
-    // The retired key's tokens stop working once the set no longer holds it.
-    await expect(verifier.verify(await sign(rsa))).rejects.toBeInstanceOf(InvalidTokenError);
+    // New tokens of the retired key fail once the set no longer holds it (a token verified
+    // before stays valid until it expires: verified tokens are remembered).
+    await expect(verifier.verify(await sign(rsa, { jti: 'after-rotation' }))).rejects.toBeInstanceOf(InvalidTokenError);
   });
 });
