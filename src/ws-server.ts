@@ -1,6 +1,10 @@
 import type { Server } from 'node:http';
 import {
+  createSourceEventStream,
+  execute,
   getOperationAST,
+  type ExecutionArgs,
+  type ExecutionResult,
   GraphQLError,
   parse,
   specifiedRules,
@@ -50,6 +54,48 @@ type ConnectionExtra = {
   running?: Set<string>;
 };
 
+/** What each subscription asks (query, operation, variables), by its context. */
+const sameQuestion = new WeakMap<object, string>();
+/** Each event's answers, by question: the event's data facade (one per event) holds the map. */
+const answers = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+
+/**
+ * graphql-js's subscribe, except that subscribers who ask the same question of the same event
+ * share one execution (as Hasura multiplexes): their access rules and filters still run per
+ * subscriber in the source stream, so only events a subscriber may see reach here, and nested
+ * fields follow their parent, so the answer does not depend on who asks. Each event's data
+ * facade (set on the context by LiveEvents just before the event is handed on) keys the sharing.
+ */
+async function sharedSubscribe(args: ExecutionArgs) {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+  const events = source as AsyncIterator<unknown> & AsyncIterable<unknown>;
+  const context = args.contextValue as Context;
+  const question = sameQuestion.get(context);
+  const answer = (payload: unknown) => {
+    const run = () => execute({ ...args, rootValue: payload });
+    if (!question) return run();
+    let byQuestion = answers.get(context.data);
+    if (!byQuestion) answers.set(context.data, (byQuestion = new Map()));
+    let result = byQuestion.get(question);
+    if (!result) byQuestion.set(question, (result = run()));
+    return result;
+  };
+  // Hand-written so that `return()` reaches the source at once, even while it waits.
+  const results: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      const r = await events.next();
+      return r.done ? { value: undefined, done: true } : { value: await answer(r.value), done: false };
+    },
+    return: async () => {
+      await events.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]: () => results,
+  };
+  return results;
+}
+
 /** A refusal before anything runs, with the code the error boundary reads as the client's input. */
 const refusal = (message: string, code: string, extensions: Record<string, unknown> = {}) =>
   new GraphQLError(message, { extensions: { code, ...extensions } });
@@ -67,6 +113,7 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
   const server = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: opts.schema,
+      subscribe: sharedSubscribe,
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization;
         let caller: Caller;
@@ -118,12 +165,15 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
           }
         }
         running.add(id);
+        const contextValue = opts.context(ctx.extra.caller!);
+        // Subscriptions that ask the same thing share each event's execution (sharedSubscribe).
+        sameQuestion.set(contextValue, JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null]));
         return {
           schema: opts.schema,
           document,
           operationName: payload.operationName ?? null,
           variableValues: payload.variables ?? null,
-          contextValue: opts.context(ctx.extra.caller!),
+          contextValue,
         };
       },
       onComplete: (ctx, id) => {

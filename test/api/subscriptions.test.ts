@@ -155,6 +155,26 @@ describe('subscriptions over graphql-ws', () => {
     await Promise.all([client.dispose(), anonymous.dispose()]);
   });
 
+  it('share one execution between subscribers asking the same question, and never between different ones', async () => {
+    const other = (await createProduct(s, { name: 'Other kettle', stock: 5, priceCents: 9 })).id;
+    const clients = [wsClient(s), wsClient(s), wsClient(s)];
+    const q = `subscription($id: ID!) { productUpdated(id: $id) { id name priceCents } }`;
+    const same1 = collect(clients[0]!, q, { id: product });
+    const same2 = collect(clients[1]!, q, { id: product });
+    const different = collect(clients[2]!, q, { id: other });
+    await subscribed(s, 3);
+    await s.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { priceCents: 111 }) { id } }`, { id: product });
+    await s.gql(`mutation($id: ID!) { updateProduct(id: $id, input: { priceCents: 222 }) { id } }`, { id: other });
+    expect((await same1.nth(1)).data).toEqual({ productUpdated: { id: product, name: 'Live kettle', priceCents: 111 } });
+    expect((await same2.nth(1)).data).toEqual((await same1.nth(1)).data);
+    expect((await different.nth(1)).data).toEqual({ productUpdated: { id: other, name: 'Other kettle', priceCents: 222 } });
+    await sleep(150);
+    expect([same1.results.length, same2.results.length, different.results.length]).toEqual([1, 1, 1]);
+    [same1, same2, different].forEach((sub) => sub.stop());
+    await Promise.all(clients.map((c) => c.dispose()));
+    await until(() => (s.server.live?.subscriberCount ?? 0) === 0, 'subscribers to leave');
+  });
+
   it('reads nested fields once per event, however many subscribe', async () => {
     const measure = async (subscribers: number) => {
       const clients = Array.from({ length: subscribers }, () => wsClient(s, adminToken));
