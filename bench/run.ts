@@ -14,7 +14,7 @@
  *
  * Knobs (environment): BENCH_USERS, BENCH_PRODUCTS, BENCH_LOAD_SECONDS (6), BENCH_WARMUP_SECONDS (2),
  * BENCH_CONCURRENCY ("1,10,50"), BENCH_LOAD_OPS ("UserOrders,OrderWithItems,UserWithAddresses"),
- * BENCH_SKIP_LOAD=1 (calls only: no load, no signed-in latency, no subscription run),
+ * BENCH_NODE_FLAGS (V8 flags of every server variant; default start:prod's), BENCH_SKIP_LOAD=1 (calls only: no load, no signed-in latency, no subscription run),
  * BENCH_AUTH_OPS ("UserOrders,OrderWithItems"), BENCH_AUTH_CONCURRENCY ("1,10"),
  * BENCH_SUBSCRIBERS ("1,100,1000"), BENCH_SUB_WRITES (30), BENCH_SUB_INTERVAL_MS (100),
  * BENCH_SKIP_SUBSCRIPTIONS=1 (no subscription run), BENCH_STREAM_IDLE_MS / BENCH_STREAM_MAX_IDLE_MS (the stream
@@ -104,7 +104,9 @@ interface ServerProc {
 const children: ChildProcess[] = [];
 
 /** The flags `npm run start:prod` and the Docker image start node with. */
-const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4'];
+// BENCH_NODE_FLAGS replaces them (e.g. "" for V8's defaults, or "--max-semi-space-size=16") to
+// measure the RSS / latency trade-off of a GC setting; published runs use start:prod's flags.
+const PRODUCTION_NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=4'];
 
 /**
  * Every request is signed in (an admin token, so one token serves every operation): the project
