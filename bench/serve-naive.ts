@@ -8,6 +8,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import { createServer as createHttpServer } from 'node:http';
 import { DEFAULT_LIMITS } from '../src/config.js';
+import { countedDatabase } from '../src/db/call-counter.js';
 import { createDatabase } from '../src/db/database.js';
 import { dynamoExtensionsPlugin, mountGraphQL } from '../src/http-graphql.js';
 import { loadTypeDefs } from '../src/schema.js';
@@ -30,7 +31,7 @@ app.disable('x-powered-by');
 mountGraphQL(app, apollo, {
   bodyLimitBytes: DEFAULT_LIMITS.bodyLimitBytes,
   dynamoExtensions: true,
-  context: async (calls) => ({ db, calls }),
+  context: async (calls) => ({ db: countedDatabase(db, calls), calls }),
 });
 const httpServer = createHttpServer(app);
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));

@@ -4,7 +4,7 @@
  * (bench/lib/raw-handlers.ts) and answers the same JSON, with the same call counting.
  */
 import { createServer } from 'node:http';
-import { CallCounter, runWithCallCounter } from '../src/db/call-counter.js';
+import { CallCounter, countedDatabase } from '../src/db/call-counter.js';
 import { createDatabase } from '../src/db/database.js';
 import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
 import type { OperationName } from './lib/operations.js';
@@ -29,7 +29,7 @@ const server = createServer((req, res) => {
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.end(JSON.stringify(body));
     };
-    runWithCallCounter(calls, async () => {
+    void (async () => {
       try {
         const { operationName, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
           operationName: OperationName;
@@ -37,13 +37,13 @@ const server = createServer((req, res) => {
         };
         const handler = rawHandlers[operationName];
         if (!handler) return reply(400, { errors: [{ message: `Unknown operation ${operationName}`, extensions: { code: 'BAD_USER_INPUT' } }] });
-        const data = await handler(db, variables ?? {});
+        const data = await handler(countedDatabase(db, calls), variables ?? {});
         reply(200, { data, extensions: { dynamodb: calls.toJSON() } });
       } catch (e) {
         const code = e instanceof RawError ? e.code : 'INTERNAL_SERVER_ERROR';
         reply(200, { data: null, errors: [{ message: (e as Error).message, extensions: { code } }], extensions: { dynamodb: calls.toJSON() } });
       }
-    });
+    })();
   });
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { ANONYMOUS, callerId, type Caller } from './auth/caller.js';
 import { createRequestData, type RequestData } from './data/request-data.js';
-import type { CallCounter } from './db/call-counter.js';
+import { countedDatabase, type CallCounter } from './db/call-counter.js';
+import type { Database } from './db/database.js';
 import type { LiveEvents } from './events/live-events.js';
-import type { Repositories } from './repositories/repositories.js';
+import { createRepositories } from './repositories/repositories.js';
 
 export interface Context {
   /** Who is asking (anonymous, or a signed-in user from a verified token). */
@@ -15,6 +16,7 @@ export interface Context {
   data: RequestData;
   /** This instance's live events (subscriptions over WebSocket); absent where none are served. */
   live?: LiveEvents | undefined;
+  /** Every DynamoDB call this request made (its data facade counts them). */
   calls: CallCounter;
   log: Logger;
   /**
@@ -32,8 +34,12 @@ export interface CommittedWrite {
   id: string;
 }
 
+/**
+ * The request's context. Its repositories are its own, on a view of `db` that counts every call
+ * into `calls`: the counter travels with the request's data facade (no async hooks).
+ */
 export function createContext(
-  repos: Repositories,
+  db: Database,
   calls: CallCounter,
   log: Logger,
   caller: Caller = ANONYMOUS,
@@ -42,7 +48,7 @@ export function createContext(
   const userId = callerId(caller);
   return {
     caller,
-    data: createRequestData(repos),
+    data: createRequestData(createRepositories(countedDatabase(db, calls))),
     calls,
     // Every log line of the request names its caller (never the token).
     log: userId ? log.child({ userId }) : log,

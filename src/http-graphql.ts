@@ -1,7 +1,7 @@
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { CallCounter, runWithCallCounter } from './db/call-counter.js';
+import { CallCounter } from './db/call-counter.js';
 import { shapeEarlyRejection } from './error-boundary.js';
 import { BodyError, preferredType, readJsonBody, sendJson, sendText, splitUrl } from './http-basics.js';
 
@@ -72,9 +72,8 @@ export function createGraphQLHandler<C extends BaseContext>(apollo: ApolloServer
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
-    // Every DynamoDB call made while serving this request is counted into `calls`.
-    const response = await runWithCallCounter(calls, () =>
-      apollo.executeHTTPGraphQLRequest({
+    // The context built around `calls` counts every DynamoDB call made while serving this request.
+    const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search, body },
         context: async () => {
           const context = await opts.context(calls, req.headers);
@@ -82,8 +81,7 @@ export function createGraphQLHandler<C extends BaseContext>(apollo: ApolloServer
           inPipeline = true;
           return context;
         },
-      }),
-    );
+      });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status || 200;
 

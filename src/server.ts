@@ -198,7 +198,7 @@ export function createServer(opts: ServerOptions): AppServer {
         schema,
         log,
         authenticate,
-        context: (caller) => createContext(repos, new CallCounter(), log, caller, live),
+        context: (caller) => createContext(opts.db, new CallCounter('subscription'), log, caller, live),
         maxTokens: limits.maxTokens,
         validationRules: [...armor.validationRules, operationsOver('ws'), noConditionalSubscriptionRoot],
         maxCalls: limits.maxCalls,
@@ -280,7 +280,7 @@ export function createServer(opts: ServerOptions): AppServer {
         graphql = createGraphQLHandler(apollo, {
           bodyLimitBytes: limits.bodyLimitBytes,
           dynamoExtensions,
-          context: async (calls, headers) => createContext(repos, calls, log, await authenticate(headers.authorization)),
+          context: async (calls, headers) => createContext(opts.db, calls, log, await authenticate(headers.authorization)),
           ...(metrics ? { onRejected: (r) => metrics.observeRejected(r) } : {}),
         });
       }

@@ -1,8 +1,8 @@
 /**
  * Instrumentation shared by the three server variants (each runs in its own process):
  *
- * - a middleware on the DynamoDB client records, per request (the request's CallCounter, see
- *   src/db/call-counter.ts), every call's operation, start and end;
+ * - the request's own CallCounter (src/db/call-counter.ts, through its tracer) records every
+ *   call's operation, start and end;
  * - "waves" (the longest chain of dependent calls) are measured causally, not from timing alone:
  *   a call B depends on a call A when B is started while the completion of A is being processed,
  *   i.e. in the same event-loop callback (the microtasks and nextTicks that follow the socket
@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { currentCallCounter, type CallCounter } from '../../src/db/call-counter.js';
+import { traceCountedCalls, type CallCounter } from '../../src/db/call-counter.js';
 
 export interface Span {
   op: string;
@@ -69,11 +69,21 @@ export function setTracking(on: boolean): void {
 }
 
 /** Every call the process made, by where it was made and operation (never reset; the harness takes differences). */
-const totals = { request: {} as Record<string, number>, outsideRequest: {} as Record<string, number>, stream: {} as Record<string, number> };
+const totals = { all: {} as Record<string, number>, request: {} as Record<string, number>, stream: {} as Record<string, number> };
 
 function count(bucket: Record<string, number>, commandName: string | undefined): void {
   const op = (commandName ?? 'Unknown').replace(/Command$/, '');
   bucket[op] = (bucket[op] ?? 0) + 1;
+}
+
+/** Table calls made outside any HTTP request: every call, less those counted for a request. */
+function outsideRequest(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [op, n] of Object.entries(totals.all)) {
+    const rest = n - (totals.request[op] ?? 0);
+    if (rest > 0) out[op] = rest;
+  }
+  return out;
 }
 
 /** Counts the stream reader's calls (it has its own client). */
@@ -87,39 +97,42 @@ export function instrumentStreamsClient(client: DynamoDBStreamsClient): void {
   );
 }
 
-/** Records calls per request into the request's record (only while tracking), and counts every call. */
+const noop = () => undefined;
+
+/**
+ * Counts every call of the table client, and (through the request's own counter, see
+ * traceCountedCalls in src/db/call-counter.ts) the calls of each HTTP request, whose spans it
+ * records while tracking.
+ */
 export function instrumentClient(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const counter = currentCallCounter();
-      count(counter ? totals.request : totals.outsideRequest, context.commandName);
-      if (!tracking || !counter) return next(args);
-      let rec = records.get(counter);
-      if (!rec) {
-        rec = { t0: performance.now(), spans: [] };
-        records.set(counter, rec);
-        last = rec;
-      }
-      const now = turn;
-      let depth = 1;
-      for (const s of rec.spans) if (s.endTurn === now && s.depth + 1 > depth) depth = s.depth + 1;
-      const span = {
-        op: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
-        start: performance.now() - rec.t0,
-        end: Number.NaN,
-        depth,
-        endTurn: -1,
-      };
-      rec.spans.push(span);
-      try {
-        return await next(args);
-      } finally {
-        span.end = performance.now() - rec.t0;
-        span.endTurn = turn;
-      }
+      count(totals.all, context.commandName);
+      return next(args);
     },
-    { step: 'initialize', name: 'benchSpans' },
+    { step: 'initialize', name: 'benchTotals' },
   );
+  traceCountedCalls((counter, op) => {
+    if (counter.origin !== 'http') return noop;
+    totals.request[op] = (totals.request[op] ?? 0) + 1;
+    if (!tracking) return noop;
+    let rec = records.get(counter);
+    if (!rec) {
+      rec = { t0: performance.now(), spans: [] };
+      records.set(counter, rec);
+      last = rec;
+    }
+    const now = turn;
+    let depth = 1;
+    for (const s of rec.spans) if (s.endTurn === now && s.depth + 1 > depth) depth = s.depth + 1;
+    const record = rec;
+    const span = { op, start: performance.now() - record.t0, end: Number.NaN, depth, endTurn: -1 };
+    record.spans.push(span);
+    return () => {
+      span.end = performance.now() - record.t0;
+      span.endTurn = turn;
+    };
+  });
 }
 
 /** Longest chain by timing alone (B after A when B starts after A ended): an upper bound. */
@@ -169,7 +182,7 @@ export function startControlServer(): Promise<{ server: Server; port: number }> 
       return send({ calls: spans.length, waves: Math.max(0, ...spans.map((s) => s.depth)), timingWaves: timingWaves(spans), spans });
     }
     if (url.pathname === '/memory') return send(memory());
-    if (url.pathname === '/counters') return send({ ...totals, cpuMs: cpuMs(), memory: memory() });
+    if (url.pathname === '/counters') return send({ request: totals.request, outsideRequest: outsideRequest(), stream: totals.stream, cpuMs: cpuMs(), memory: memory() });
     if (url.pathname === '/tracking' && req.method === 'POST') {
       setTracking(url.searchParams.get('on') === '1');
       last = undefined;

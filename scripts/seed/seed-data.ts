@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { CallCounter, runWithCallCounter } from '../../src/db/call-counter.js';
+import { CallCounter, countedDatabase } from '../../src/db/call-counter.js';
 import type { Database } from '../../src/db/database.js';
 import { AppError } from '../../src/errors.js';
 import { ORDER_STATUSES, type OrderStatus } from '../../src/model/order.js';
@@ -382,10 +382,10 @@ function emptyStatusCounts(): Record<OrderStatus, number> {
  */
 export async function seedDatabase(db: Database, opts: SeedOptions): Promise<SeedSummary> {
   const counter = new CallCounter();
-  return runWithCallCounter(counter, () => seedInScope(db, opts, counter));
+  return seedCounted(countedDatabase(db, counter), opts, counter);
 }
 
-async function seedInScope(db: Database, opts: SeedOptions, counter: CallCounter): Promise<SeedSummary> {
+async function seedCounted(db: Database, opts: SeedOptions, counter: CallCounter): Promise<SeedSummary> {
   const started = Date.now();
   const marker = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: SEED_MARKER_KEY, ConsistentRead: true }));
   if (marker.Item) {

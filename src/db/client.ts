@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { currentCallCounter } from './call-counter.js';
 
 export interface ClientOptions {
   region: string;
@@ -12,20 +11,6 @@ export interface ClientOptions {
   maxAttempts?: number;
   timeoutMs?: number;
 }
-
-/** Operations that accept ReturnConsumedCapacity. */
-const CAPACITY_OPERATIONS = new Set([
-  'GetItemCommand',
-  'BatchGetItemCommand',
-  'QueryCommand',
-  'ScanCommand',
-  'PutItemCommand',
-  'UpdateItemCommand',
-  'DeleteItemCommand',
-  'BatchWriteItemCommand',
-  'TransactWriteItemsCommand',
-  'TransactGetItemsCommand',
-]);
 
 type CapacityOutput = { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] };
 
@@ -49,35 +34,8 @@ function clientConfig(opts: ClientOptions) {
 
 export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
   const client = new DynamoDBClient(clientConfig(opts));
-  addCallCounting(client);
   addCallObservation(client);
   return client;
-}
-
-/**
- * Counts every command sent through the client (also those sent via the DocumentClient) into
- * the current request's CallCounter, and asks for consumed capacity so it can be reported.
- * Counted once per `send` (SDK-internal retries are not separate operations of ours).
- */
-export function addCallCounting(client: DynamoDBClient): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const counter = currentCallCounter();
-      if (!counter) return next(args);
-      const commandName = context.commandName ?? 'Unknown';
-      counter.record(commandName.replace(/Command$/, ''));
-      const input = args.input as Record<string, unknown>;
-      if (CAPACITY_OPERATIONS.has(commandName) && input.ReturnConsumedCapacity === undefined) {
-        input.ReturnConsumedCapacity = 'TOTAL';
-      }
-      const result = await next(args);
-      const cc = (result.output as CapacityOutput).ConsumedCapacity;
-      const list = Array.isArray(cc) ? cc : cc ? [cc] : [];
-      for (const c of list) counter.addCapacity(c.CapacityUnits ?? 0);
-      return result;
-    },
-    { step: 'initialize', name: 'callCounting', priority: 'high' },
-  );
 }
 
 /** What the process's metrics (src/metrics.ts) see of every call made through a table client. */

@@ -4,7 +4,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { createDatabase, type Database } from '../../src/db/database.js';
 import { ensureTable } from '../../src/db/ensure-table.js';
-import { CallCounter, runWithCallCounter } from '../../src/db/call-counter.js';
+import { CallCounter, countedDatabase } from '../../src/db/call-counter.js';
 
 export function dynamoEndpoint(): string {
   return inject('dynamoEndpoint');
@@ -30,10 +30,10 @@ export async function dropTestDatabase(db: Database): Promise<void> {
   db.streams.destroy();
 }
 
-/** Runs fn and returns what it returned with the DynamoDB calls it made. */
-export async function countCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: CallCounter }> {
+/** Runs fn on a view of `db` that counts its calls; returns what fn returned with those calls. */
+export async function countCalls<T>(db: Database, fn: (counted: Database) => Promise<T>): Promise<{ result: T; calls: CallCounter }> {
   const calls = new CallCounter();
-  const result = await runWithCallCounter(calls, fn);
+  const result = await fn(countedDatabase(db, calls));
   return { result, calls };
 }
 

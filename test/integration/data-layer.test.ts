@@ -47,7 +47,7 @@ describe('batchGet', () => {
     const ids = await putProducts(250, 'bg');
     const asked = [...ids, ...ids.slice(0, 30), 'bg-missing'].reverse();
     const rec = recordCalls(db.client);
-    const { result, calls } = await countCalls(() => batchGet(db.doc, db.tableName, asked.map(keys.product)));
+    const { result, calls } = await countCalls(db, (c) => batchGet(c.doc, db.tableName, asked.map(keys.product)));
     rec.stop();
     expect(calls.operations).toEqual({ BatchGetItem: 3 });
     const sizes = rec.calls.map((c) => (c.input.RequestItems as Record<string, { Keys: unknown[] }>)[db.tableName]!.Keys.length);
@@ -70,8 +70,8 @@ describe('batchGet', () => {
         out.UnprocessedKeys = { [db.tableName]: { Keys: dropped.map((i) => ({ PK: i.PK, SK: i.SK })) } };
       },
     });
-    const { result, calls } = await countCalls(() =>
-      batchGet(db.doc, db.tableName, ids.map(keys.product), { backoff: { baseMs: 1, capMs: 5 } }),
+    const { result, calls } = await countCalls(db, (c) =>
+      batchGet(c.doc, db.tableName, ids.map(keys.product), { backoff: { baseMs: 1, capMs: 5 } }),
     );
     fault.remove();
     expect(fault.hits()).toBe(2);
@@ -127,8 +127,8 @@ describe('queryPage', () => {
       let queries = 0;
       let pages = 0;
       for (;;) {
-        const { result: page, calls } = await countCalls(() =>
-          queryPage(db.doc, db.tableName, pattern, userId, { first, after, isNode: isOrderHeader }),
+        const { result: page, calls } = await countCalls(db, (c) =>
+          queryPage(c.doc, db.tableName, pattern, userId, { first, after, isNode: isOrderHeader }),
         );
         // The bound the query cost estimate relies on holds, whatever the items' size.
         expect(calls.operations.Query).toBeLessThanOrEqual(pattern.maxCallsPerPage);
