@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AuthSettings } from './auth/verifier.js';
+import { MAX_STATUS_SHARDS } from './db/design.js';
 
 /**
  * Where the server finds DynamoDB.
@@ -81,6 +82,8 @@ const envRules = z.object({
   QUERY_MAX_DIRECTIVES: int('QUERY_MAX_DIRECTIVES', 0, 1000).default(10),
   QUERY_MAX_CALLS: int('QUERY_MAX_CALLS', 1, 100000).default(300),
   BODY_LIMIT_KB: int('BODY_LIMIT_KB', 1, 10240).default(100),
+  STATUS_SHARDS: int('STATUS_SHARDS', 1, MAX_STATUS_SHARDS).optional(),
+  IDEMPOTENCY_TTL_HOURS: int('IDEMPOTENCY_TTL_HOURS', 1, 8760).default(24),
   AUTH_JWKS_URL: z.url({ error: () => 'AUTH_JWKS_URL accepts an http(s) URL of a JSON Web Key Set' }).optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
@@ -108,6 +111,13 @@ export interface Config {
     readonly timeoutMs: number;
     /** Create the table when it is missing. Default: on for local targets, off for AWS. */
     readonly createTable: boolean;
+    /**
+     * STATUS_SHARDS: the status index's shards for a new table and for `npm run migrate`; when
+     * set, the server refuses a table laid out for another count. Unset: the table's own.
+     */
+    readonly statusShards: number | undefined;
+    /** How long a placeOrder idempotency record answers for its key (IDEMPOTENCY_TTL_HOURS). */
+    readonly idempotencyTtlSeconds: number;
   };
   readonly embedded: { readonly dataDir: string; readonly port: number };
   readonly logLevel: string;
@@ -224,6 +234,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
       timeoutMs: e.DYNAMODB_TIMEOUT_MS,
       createTable: e.CREATE_TABLE ?? target !== 'aws',
+      statusShards: e.STATUS_SHARDS,
+      idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_HOURS * 3600,
     }),
     embedded: Object.freeze({ dataDir: resolve(e.DATA_DIR), port: e.DYNAMODB_LOCAL_PORT }),
     logLevel: e.LOG_LEVEL,

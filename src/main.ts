@@ -4,6 +4,7 @@ import { createVerifier } from './auth/verifier.js';
 import { loadConfigOrExit } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { EmbeddedDynamoError } from './db/embedded-dynamodb.js';
+import { DesignError, ensureTimeToLive, layoutToServe, readDesign, type TableLayout } from './db/design.js';
 import { ensureStream, ensureTable } from './db/ensure-table.js';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
@@ -22,8 +23,26 @@ async function main(): Promise<void> {
   }
   if (embedded) log.info({ endpoint: embedded.endpoint }, 'embedded DynamoDB Local is answering');
   if (config.dynamo.createTable) {
-    const created = await ensureTable(db.client, config.tableName);
+    const created = await ensureTable(db.client, config.tableName, { statusShards: config.dynamo.statusShards });
     log.info({ table: config.tableName, created }, created ? 'table created' : 'table exists');
+  }
+  // The table's key design must be this server's: an older one is brought up to date by
+  // `npm run migrate`, never by a server starting (src/db/design.ts).
+  let layout: TableLayout;
+  try {
+    layout = layoutToServe(config.tableName, await readDesign(db.client, config.tableName), config.dynamo.statusShards);
+  } catch (e) {
+    if (!(e instanceof DesignError)) throw e;
+    log.fatal(e.message);
+    await connection.close();
+    process.exit(1);
+  }
+  log.info({ table: config.tableName, statusShards: layout.statusShards }, 'key design checked');
+  // Idempotency records expire through DynamoDB's TTL: a table made before it gets it now.
+  try {
+    if ((await ensureTimeToLive(db.client, config.tableName)) === 'enabled') log.info({ table: config.tableName }, 'enabled TTL (expiresAt) on the table');
+  } catch (e) {
+    log.warn({ err: e, table: config.tableName }, 'could not check or enable TTL: expired idempotency records stay stored (they are ignored all the same)');
   }
   // Subscriptions read the table's change stream: a table made before them gets one now.
   try {
@@ -48,7 +67,7 @@ async function main(): Promise<void> {
   }
 
   const server = createServer({
-    db,
+    db: { ...db, layout },
     logger: log,
     verifier: createVerifier(auth),
     production: config.env === 'production',

@@ -17,9 +17,12 @@ import {
   BATCH_GET_MAX_KEYS,
   MAX_ADDRESSES_PER_USER,
   MAX_ORDER_LINES,
+  maxCallsPerPage,
   type PageRead,
   type PartitionRead,
+  type ShardedPageRead,
 } from './db/access-patterns.js';
+import { DEFAULT_LAYOUT, type TableLayout } from './db/design.js';
 import { ORDER_WRITE_CALLS } from './repositories/order-repository.js';
 import { PRODUCT_WRITE_CALLS } from './repositories/product-repository.js';
 import { USER_WRITE_CALLS } from './repositories/user-repository.js';
@@ -45,16 +48,19 @@ export interface FieldPlan {
   carries?: readonly string[];
 }
 
-/** A field's plan from its coerced arguments and whether its own selection asks for a field. */
-export type FieldCost = (args: Args, selects: (field: string) => boolean) => FieldPlan;
+/**
+ * A field's plan from its coerced arguments, whether its own selection asks for a field, and
+ * the table's layout (a sharded page reads every shard).
+ */
+export type FieldCost = (args: Args, selects: (field: string) => boolean, layout: TableLayout) => FieldPlan;
 
 const FREE: FieldCost = () => ({});
 const keyRead: FieldCost = () => ({ keysPerParent: 1 });
 const listLength = (v: unknown) => (Array.isArray(v) ? v.length : LIMITS.idsPerList);
 /** Out-of-range values are refused by the resolver; the estimate only needs an upper bound. */
 const first = (args: Args) => (typeof args.first === 'number' ? Math.min(Math.max(args.first, 0), LIMITS.pageSize) : 20);
-const page = (p: PageRead, args: Args, carries: readonly string[] = []): FieldPlan => ({
-  callsPerParent: p.maxCallsPerPage,
+const page = (p: PageRead | ShardedPageRead, args: Args, layout: TableLayout, carries: readonly string[] = []): FieldPlan => ({
+  callsPerParent: maxCallsPerPage(p, layout),
   yields: first(args),
   carries,
 });
@@ -64,7 +70,7 @@ const partition = (p: PartitionRead, yields: number, carries: readonly string[] 
   carries,
 });
 /** One profile: with `addresses` selected, the profile and its addresses in one Query. */
-const userRead: FieldCost = (a, selects) => (selects('addresses') ? partition(P.userWithAddresses, 1, ['addresses']) : keyRead(a, selects));
+const userRead: FieldCost = (a, selects, layout) => (selects('addresses') ? partition(P.userWithAddresses, 1, ['addresses']) : keyRead(a, selects, layout));
 const write =
   (calls: number, carries: readonly string[] = []): FieldCost =>
   () => ({ callsPerParent: calls, carries });
@@ -88,11 +94,11 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
   },
   'Query.product': keyRead,
   'Query.products': (a) => ({ keysPerParent: listLength(a.ids), yields: listLength(a.ids) }),
-  'Query.featuredProducts': (a) => page(P.featuredProducts, a),
-  'Query.order': (_a, selects) => (selects('items') ? partition(P.orderWithItems, 1, ['items']) : keyRead(_a, selects)),
-  'Query.ordersByStatus': (a) => page(P.ordersByStatus, a),
+  'Query.featuredProducts': (a, _s, layout) => page(P.featuredProducts, a, layout),
+  'Query.order': (a, selects, layout) => (selects('items') ? partition(P.orderWithItems, 1, ['items']) : keyRead(a, selects, layout)),
+  'Query.ordersByStatus': (a, _s, layout) => page(P.ordersByStatus, a, layout),
   'User.addresses': () => partition(P.userAddresses, MAX_ADDRESSES_PER_USER),
-  'User.orders': (a) => page(P.userOrders, a, ['edges.node.items']),
+  'User.orders': (a, _s, layout) => page(P.userOrders, a, layout, ['edges.node.items']),
   'Order.user': keyRead,
   'Order.items': () => partition(P.orderWithItems, MAX_ORDER_LINES),
   'OrderItem.product': keyRead,
@@ -168,6 +174,7 @@ export function estimateCalls(
   operation: OperationDefinitionNode,
   variables: Args = {},
   stats: CostWalkStats = { setsWalked: 0 },
+  layout: TableLayout = DEFAULT_LAYOUT,
 ): number {
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   // Variables that do not coerce fail the whole operation before any resolver runs.
@@ -200,7 +207,7 @@ export function estimateCalls(
     }
     const set = node.selectionSet;
     const cost = FIELD_COSTS[`${type.name}.${field.name}`] ?? FREE;
-    const plan = cost(args, (name) => (set ? selectedNames(set).has(name) : false));
+    const plan = cost(args, (name) => (set ? selectedNames(set).has(name) : false), layout);
     const isCarried = carried.includes(field.name);
     const calls = isCarried ? 0 : (plan.callsPerParent ?? 0);
     const keys = isCarried ? 0 : (plan.keysPerParent ?? 0);

@@ -202,6 +202,7 @@ export function createServer(opts: ServerOptions): AppServer {
         maxTokens: limits.maxTokens,
         validationRules: [...armor.validationRules, operationsOver('ws'), noConditionalSubscriptionRoot],
         maxCalls: limits.maxCalls,
+        layout: opts.db.layout,
         maxPayloadBytes: limits.bodyLimitBytes,
         formatError: (e) => formatError(e.toJSON(), e),
       })
@@ -223,7 +224,7 @@ export function createServer(opts: ServerOptions): AppServer {
     plugins: [
       // armor's typings point at Apollo's CommonJS build; the objects are the same.
       ...(armor.plugins as unknown as ApolloServerPlugin<Context>[]),
-      callBudgetPlugin(limits.maxCalls),
+      callBudgetPlugin(limits.maxCalls, opts.db.layout),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // On stop: close every subscription socket and stop reading the stream.
       {

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Caller } from './auth/caller.js';
 import type { Context } from './context.js';
+import type { TableLayout } from './db/design.js';
 import { estimateCalls } from './query-cost.js';
 
 /** graphql-ws's "Forbidden": its client may then retry with a fresh token (connectionParams). */
@@ -37,6 +38,8 @@ export interface SubscriptionServerOptions {
   validationRules: readonly ValidationRule[];
   /** The error boundary (src/error-boundary.ts), as for HTTP. */
   formatError: (error: GraphQLError) => GraphQLFormattedError;
+  /** The table's layout, for the estimate (a sharded page reads every shard). */
+  layout: TableLayout;
   /** The call budget, as for HTTP: the most DynamoDB calls one event's answer may cost. */
   maxCalls: number;
   /** The largest message accepted, as the HTTP body limit. */
@@ -153,7 +156,7 @@ export function serveSubscriptions(opts: SubscriptionServerOptions): { dispose: 
         if (errors.length) return errors.map((e) => (e.extensions.code ? e : refusal(e.message, 'GRAPHQL_VALIDATION_FAILED')));
         const operation = getOperationAST(document, payload.operationName);
         if (operation) {
-          const worst = estimateCalls(opts.schema, document, operation, payload.variables ?? {});
+          const worst = estimateCalls(opts.schema, document, operation, payload.variables ?? {}, undefined, opts.layout);
           if (worst > opts.maxCalls) {
             return [
               refusal(

@@ -4,6 +4,7 @@ export { BATCH_GET_MAX_KEYS };
 import { FEATURED_PARTITION, keys, PREFIX } from './keys.js';
 import { INDEXES, type IndexDef } from './table.js';
 import { TRANSACTION_MAX_ACTIONS } from './transact.js';
+import { DEFAULT_STATUS_SHARDS, type TableLayout } from './design.js';
 
 /**
  * Every way the server reads the table, named once. The repositories build their commands from
@@ -75,7 +76,35 @@ export interface PageRead extends QueryShape {
   maxCallsPerPage: number;
 }
 
-export type AccessPattern = KeyRead | PartitionRead | PageRead;
+/**
+ * Reads one page of a connection whose index is write-sharded: every shard is queried in parallel
+ * (one wave) and the answers merged. The shard count is the table's (src/db/design.ts), so the
+ * calls a page makes are `shards × maxCallsPerShard` at most; shards the cursor knows to be
+ * exhausted are not read again.
+ */
+export interface ShardedPageRead extends Named {
+  kind: 'shardedPage';
+  index: IndexDef;
+  /** The logical partition (e.g. `STATUS#PENDING`), written into cursors. */
+  partition: (id: string) => string;
+  /** The partition key of one shard. */
+  shardPartition: (id: string, shard: number) => string;
+  /** Every sort key starts with this (cursor positions are checked against it). */
+  sortPrefix: string;
+  forward: boolean;
+  keyCondition: string;
+  /** Items per node: 1, the index holds nodes only. */
+  itemsPerNode: { typical: 1; max: 1 };
+  /** Query calls per shard and page (a shard's answer for 101 small items is far below 1 MB). */
+  maxCallsPerShard: number;
+}
+
+export type AccessPattern = KeyRead | PartitionRead | PageRead | ShardedPageRead;
+
+/** Query calls one page may take: a sharded page reads each of the table's shards. */
+export function maxCallsPerPage(p: PageRead | ShardedPageRead, layout: TableLayout): number {
+  return p.kind === 'page' ? p.maxCallsPerPage : p.maxCallsPerShard * layout.statusShards;
+}
 
 export const ACCESS_PATTERNS = {
   user: { kind: 'keys', name: 'user', summary: 'A user profile by id', serves: ['Query.user', 'Query.users', 'Query.me', 'Order.user'], key: 'USER#<id> / PROFILE' },
@@ -140,17 +169,19 @@ export const ACCESS_PATTERNS = {
     maxCallsPerPage: 2,
   },
   ordersByStatus: {
-    kind: 'page',
+    kind: 'shardedPage',
     name: 'ordersByStatus',
-    summary: 'Orders in one status, newest first (inverted index)',
+    summary: 'Orders in one status, newest first (inverted index, write-sharded: every shard read in parallel and merged)',
     serves: ['Query.ordersByStatus'],
     index: INDEXES.byStatus,
-    partition: keys.statusPartition,
+    partition: (status: string) => PREFIX.status + status,
+    shardPartition: keys.statusShardPartition,
+    sortPrefix: PREFIX.order,
     forward: false,
-    keyCondition: 'GSI3PK = STATUS#<status>, descending',
-    // 101 order headers of a few hundred bytes each: far below 1 MB.
+    keyCondition: 'GSI3PK = STATUS#<status>#<shard>, descending, each of STATUS_SHARDS shards',
+    // 101 order headers of a few hundred bytes each: far below 1 MB per shard.
     itemsPerNode: { typical: 1, max: 1 },
-    maxCallsPerPage: 1,
+    maxCallsPerShard: 1,
   },
 } as const satisfies Record<string, AccessPattern>;
 
@@ -173,7 +204,9 @@ export function renderAccessPatternTable(): string {
         ? `1 per ${BATCH_GET_MAX_KEYS} keys, de-duplicated`
         : p.kind === 'partition'
           ? `${p.calls} (at most ${p.maxItems} items)`
-          : `at most ${p.maxCallsPerPage} per page (${p.itemsPerNode.max === 1 ? '1 item' : `up to ${p.itemsPerNode.max} items`} per node)`;
+          : p.kind === 'shardedPage'
+            ? `${p.maxCallsPerShard} per shard and page, in parallel: STATUS_SHARDS (default ${DEFAULT_STATUS_SHARDS}) at most; exhausted shards are not read again`
+            : `at most ${p.maxCallsPerPage} per page (${p.itemsPerNode.max === 1 ? '1 item' : `up to ${p.itemsPerNode.max} items`} per node)`;
     return `| \`${p.name}\` | ${p.summary} | ${serves} | ${where} | ${read} | ${calls} |`;
   });
   return ['| Pattern | Reads | Serves | Index | Key condition | DynamoDB calls |', '|---|---|---|---|---|---|', ...rows].join('\n');

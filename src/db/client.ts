@@ -10,6 +10,8 @@ export interface ClientOptions {
   local: boolean;
   maxAttempts?: number;
   timeoutMs?: number;
+  /** Replaces the HTTP layer (a smithy HttpHandler; the bench's record/replay). Unset: the SDK's own, with the bounded waits below. */
+  requestHandler?: unknown;
 }
 
 type CapacityOutput = { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] };
@@ -21,7 +23,7 @@ function clientConfig(opts: ClientOptions) {
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: opts.maxAttempts ?? 3,
-    requestHandler: {
+    requestHandler: (opts.requestHandler as Record<string, unknown> | undefined) ?? {
       // Bounded waits: a stuck connection becomes a TimeoutError, which the API reports as
       // SERVICE_UNAVAILABLE instead of hanging the request.
       connectionTimeout: Math.min(opts.timeoutMs ?? 3000, 2000),

@@ -65,7 +65,7 @@ export async function connectDatabase(config: Config, opts: ConnectOptions = {})
     local: config.dynamo.target !== 'aws',
     maxAttempts: config.dynamo.maxAttempts,
     timeoutMs: opts.timeoutMs ?? config.dynamo.timeoutMs,
-  });
+  }, { idempotencyTtlSeconds: config.dynamo.idempotencyTtlSeconds });
   return {
     db,
     embedded,

@@ -76,3 +76,69 @@ export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
   }
   return key as CursorKey;
 }
+
+/** What a cursor of a write-sharded connection must look like. */
+export interface ShardedCursorSpec {
+  scope: string;
+  /** The logical partition being paged, e.g. `STATUS#PENDING`. */
+  partition: string;
+  /** The table's shard count now: a cursor made for another count is refused. */
+  shards: number;
+  /** Every position starts with this (the index's sort key range). */
+  sortPrefix: string;
+}
+
+/**
+ * A position in a write-sharded connection: every shard stands right after the sort key of the
+ * page's last node (sort keys are unique across shards, so one key places them all), except the
+ * shards known to be exhausted there, which later pages skip.
+ */
+export interface ShardedPosition {
+  after: string;
+  exhausted: readonly number[];
+}
+
+export function encodeShardedCursor(spec: ShardedCursorSpec, position: ShardedPosition): string {
+  const json = { s: spec.scope, p: spec.partition, n: spec.shards, k: position.after, x: position.exhausted };
+  return Buffer.from(JSON.stringify(json), 'utf8').toString('base64url');
+}
+
+export function decodeShardedCursor(cursor: string, spec: ShardedCursorSpec): ShardedPosition {
+  const invalid = (why: string) =>
+    badInput(`Invalid cursor in after for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
+      argument: 'after',
+    });
+  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
+    throw invalid('not an opaque cursor string');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('it does not decode');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('it does not decode');
+  const { s, p, n, k, x, ...rest } = parsed as Record<string, unknown>;
+  if (s !== spec.scope) throw invalid('it belongs to another connection');
+  if (Object.keys(rest).length > 0 || typeof k !== 'string' || !Array.isArray(x) || typeof n !== 'number') {
+    throw invalid('its position has the wrong shape');
+  }
+  if (p !== spec.partition) throw invalid('it belongs to another list');
+  if (n !== spec.shards) {
+    // The index was re-sharded (npm run migrate) since the cursor was made.
+    throw badInput(
+      `Invalid cursor in after for ${spec.scope}: it was made when the index had ${n} shards and it has ${spec.shards} now. Start again from the first page.`,
+      { argument: 'after' },
+    );
+  }
+  if (!k.startsWith(spec.sortPrefix) || k.length === spec.sortPrefix.length) throw invalid('it belongs to another list');
+  if (!k.isWellFormed()) throw invalid('its position is not well-formed Unicode');
+  const bytes = Buffer.byteLength(k, 'utf8');
+  if (bytes > MAX_KEY_VALUE_BYTES) {
+    throw invalid(`its position holds a key value of ${bytes} bytes; DynamoDB keys hold at most ${MAX_KEY_VALUE_BYTES.toLocaleString('en-US')} bytes`);
+  }
+  const exhausted = x as unknown[];
+  const valid = exhausted.every((v, i) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < spec.shards && (i === 0 || (v as number) > (exhausted[i - 1] as number)));
+  if (!valid) throw invalid('its position has the wrong shape');
+  return { after: k, exhausted: exhausted as number[] };
+}

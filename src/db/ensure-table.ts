@@ -7,14 +7,17 @@ import {
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_STATUS_SHARDS, DESIGN_VERSION, ensureTimeToLive, writeDesign } from './design.js';
 import { STREAM, tableDefinition } from './table.js';
 
 /**
- * Creates the table and its indexes when missing; a second call changes nothing. Returns
- * whether it created the table. Safe when several instances start together (the loser of the
- * CreateTable race sees ResourceInUseException and waits like everybody else).
+ * Creates the table and its indexes when missing, with DynamoDB's TTL on and a record of the
+ * current key design (`statusShards` shards in the status index); a second call changes
+ * nothing. Returns whether it created the table. Safe when several instances start together
+ * (the loser of the CreateTable race sees ResourceInUseException and waits like everybody else;
+ * only the first design record is kept).
  */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
+export async function ensureTable(client: DynamoDBClient, tableName: string, opts: { statusShards?: number } = {}): Promise<boolean> {
   if (await tableExists(client, tableName)) return false;
   let created = true;
   try {
@@ -24,6 +27,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     created = false;
   }
   await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: tableName });
+  if (created) {
+    await ensureTimeToLive(client, tableName);
+    await writeDesign(client, tableName, { version: DESIGN_VERSION, statusShards: opts.statusShards ?? DEFAULT_STATUS_SHARDS }, { onlyIfAbsent: true });
+  }
   return created;
 }
 

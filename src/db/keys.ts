@@ -13,7 +13,8 @@
  *   IDEMPOTENCY#<key> / IDEMPOTENCY           legacy (version 1) record: keys were global
  *   GSI1 USER#<userId> / ORDER#<orderId>[#ITEM#<nnn>]   a user's orders (and their lines)
  *   GSI2 FEATURED      / PRODUCT#<productId>            featured products (sparse)
- *   GSI3 STATUS#<status> / ORDER#<orderId>              orders by status
+ *   GSI3 STATUS#<status>#<shard> / ORDER#<orderId>      orders by status, write-sharded
+ *   META#DESIGN / DESIGN                      the table's key design version (design.ts)
  */
 export const PREFIX = {
   user: 'USER#',
@@ -85,13 +86,30 @@ export const keys = {
     GSI2PK: FEATURED_PARTITION,
     GSI2SK: PREFIX.product + productId,
   }),
-  /** GSI3: orders by status; rewritten whenever the status changes. */
-  statusIndex: (status: string, orderId: string) => ({
-    GSI3PK: PREFIX.status + status,
+  /**
+   * GSI3: orders by status, rewritten whenever the status changes. Write-sharded: an order
+   * lives in shard `statusShard(orderId, shards)` of its status, so no status's writes meet on
+   * one partition key; the shard depends on the id only, so an order's changes stay in one shard.
+   */
+  statusIndex: (status: string, orderId: string, shards: number) => ({
+    GSI3PK: keys.statusShardPartition(status, statusShard(orderId, shards)),
     GSI3SK: PREFIX.order + orderId,
   }),
-  statusPartition: (status: string): string => PREFIX.status + status,
+  statusShardPartition: (status: string, shard: number): string => `${PREFIX.status}${status}#${shard}`,
 };
+
+/**
+ * The shard of an order in the status index: FNV-1a (32 bits) of its id, modulo `shards`.
+ * Stable (a pure function of the id) and even over ULIDs, whose last 16 characters are random.
+ */
+export function statusShard(orderId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < orderId.length; i++) {
+    h ^= orderId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
 
 /** Emails are unique case-insensitively: the reservation key is trimmed and lower-cased. */
 export function normalizeEmail(email: string): string {

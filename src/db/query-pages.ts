@@ -1,6 +1,14 @@
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { QUERY_MAX_LIMIT, type PageRead, type PartitionRead } from './access-patterns.js';
-import { decodeCursor, encodeCursor, type CursorKey, type CursorSpec } from './cursor.js';
+import { QUERY_MAX_LIMIT, type PageRead, type PartitionRead, type ShardedPageRead } from './access-patterns.js';
+import {
+  decodeCursor,
+  decodeShardedCursor,
+  encodeCursor,
+  encodeShardedCursor,
+  type CursorKey,
+  type CursorSpec,
+  type ShardedCursorSpec,
+} from './cursor.js';
 import { TABLE_KEY, type IndexDef } from './table.js';
 
 type Item = Record<string, unknown>;
@@ -175,4 +183,117 @@ export async function queryPage(
     }
   }
   return { nodes, items, hasNextPage, endCursor: nodes.at(-1)?.cursor ?? null };
+}
+
+/** Pure: the Query of one shard for a page: its partition, below (or above) the position, `limit` items. */
+export function shardQueryInput(
+  tableName: string,
+  pattern: ShardedPageRead,
+  id: string,
+  shard: number,
+  limit: number,
+  after: string | undefined,
+): QueryCommandInput {
+  const { pk, sk } = pattern.index;
+  return {
+    TableName: tableName,
+    IndexName: pattern.index.name,
+    KeyConditionExpression: after === undefined ? '#pk = :pk' : `#pk = :pk AND #sk ${pattern.forward ? '>' : '<'} :after`,
+    ExpressionAttributeNames: after === undefined ? { '#pk': pk } : { '#pk': pk, '#sk': sk },
+    ExpressionAttributeValues: after === undefined ? { ':pk': pattern.shardPartition(id, shard) } : { ':pk': pattern.shardPartition(id, shard), ':after': after },
+    ScanIndexForward: pattern.forward,
+    Limit: limit,
+  };
+}
+
+/** What one shard answered for a page. */
+export interface ShardAnswer {
+  shard: number;
+  items: Item[];
+  /** DynamoDB returned a LastEvaluatedKey: the shard may hold more. */
+  more: boolean;
+}
+
+/**
+ * Pure: merges the shards' answers into one page of `first` nodes in sort-key order, with each
+ * node's cursor. The page never runs past what a shard that has more left unread could still
+ * hold (a shard's unread items sort after its last returned one), so merging never skips an
+ * item; every shard is asked for `first + 1` items, so in practice that limit is never reached
+ * before `first` nodes. A node's cursor says where every shard stands after it: right after the
+ * node's sort key, and which shards hold nothing more there (later pages do not read them).
+ */
+export function mergeShardPages(
+  spec: ShardedCursorSpec,
+  sortKey: string,
+  forward: boolean,
+  answers: readonly ShardAnswer[],
+  first: number,
+  exhaustedBefore: readonly number[],
+): Page {
+  const before = (a: string, b: string) => (forward ? a < b : a > b);
+  const merged = answers.flatMap((a) => a.items.map((item) => ({ item, shard: a.shard, key: item[sortKey] as string })));
+  merged.sort((a, b) => (a.key === b.key ? 0 : before(a.key, b.key) ? -1 : 1));
+  // The furthest a page may go: no further than the last returned item of a shard with more.
+  let bound: string | undefined;
+  for (const a of answers) {
+    if (!a.more || a.items.length === 0) continue;
+    const last = a.items.at(-1)![sortKey] as string;
+    if (bound === undefined || before(last, bound)) bound = last;
+  }
+  let count = Math.min(first, merged.length);
+  if (bound !== undefined) {
+    const cut = merged.findIndex((m) => before(bound!, m.key));
+    if (cut !== -1 && cut < count) count = cut;
+  }
+  // Where each shard's last returned item sits in the merged order (-1: none returned).
+  const lastIndex = new Map<number, number>();
+  merged.forEach((m, i) => lastIndex.set(m.shard, i));
+  const exhausted = new Set(exhaustedBefore);
+  const nodes: Page['nodes'] = [];
+  for (let i = 0; i < count; i++) {
+    const m = merged[i]!;
+    const done = new Set(exhausted);
+    for (const a of answers) if (!a.more && (lastIndex.get(a.shard) ?? -1) <= i) done.add(a.shard);
+    nodes.push({ item: m.item, cursor: encodeShardedCursor(spec, { after: m.key, exhausted: [...done].sort((x, y) => x - y) }) });
+  }
+  return {
+    nodes,
+    items: nodes.map((n) => n.item),
+    hasNextPage: merged.length > count || answers.some((a) => a.more),
+    endCursor: nodes.at(-1)?.cursor ?? null,
+  };
+}
+
+/** Pure: what a cursor of this sharded connection must look like. */
+export function shardedCursorSpec(pattern: ShardedPageRead, id: string, shards: number): ShardedCursorSpec {
+  return { scope: pattern.name, partition: pattern.partition(id), shards, sortPrefix: pattern.sortPrefix };
+}
+
+/**
+ * One page of a write-sharded connection (kind `shardedPage`): one Query per shard not yet
+ * exhausted, all in parallel (one wave), each for `first + 1` items below the cursor's position,
+ * merged in sort-key order (mergeShardPages). Exactly once across pages, also with items
+ * inserted in between: the position is a sort key, and sort keys are unique across shards.
+ */
+export async function queryShardedPage(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  pattern: ShardedPageRead,
+  id: string,
+  shards: number,
+  page: PageRequest,
+): Promise<Page> {
+  const spec = shardedCursorSpec(pattern, id, shards);
+  // An empty string is a (bad) cursor too, never "no cursor".
+  const position = page.after != null ? decodeShardedCursor(page.after, spec) : undefined;
+  const skip = new Set(position?.exhausted ?? []);
+  const limit = Math.min(QUERY_MAX_LIMIT, page.first + 1);
+  const live = Array.from({ length: shards }, (_, s) => s).filter((s) => !skip.has(s));
+  const answers = await Promise.all(
+    live.map(async (shard): Promise<ShardAnswer> => {
+      const out = await doc.send(new QueryCommand(shardQueryInput(tableName, pattern, id, shard, limit, position?.after)));
+      return { shard, items: (out.Items ?? []) as Item[], more: out.LastEvaluatedKey !== undefined };
+    }),
+  );
+  return mergeShardPages(spec, pattern.index.sk, pattern.forward, answers, page.first, position?.exhausted ?? []);
 }

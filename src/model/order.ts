@@ -45,13 +45,14 @@ export interface OrderLine {
   lineTotalCents: number;
 }
 
-export function orderToItem(o: Order) {
+/** The stored order header; `statusShards` is the table's (its status index is write-sharded). */
+export function orderToItem(o: Order, statusShards: number) {
   return {
     ...keys.order(o.id),
     EntityType: ORDER_ENTITY,
     ...o,
     ...keys.userOrdersIndex(o.userId, o.id),
-    ...keys.statusIndex(o.status, o.id),
+    ...keys.statusIndex(o.status, o.id, statusShards),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
+import type { TableLayout } from '../db/design.js';
 import { estimateCalls } from '../query-cost.js';
 
 /**
@@ -8,13 +9,13 @@ import { estimateCalls } from '../query-cost.js';
  * the cost follows the access patterns, `first`, list sizes, nesting and write plans
  * (query-cost.ts). The estimate is linear in the document, so costing never blocks the server.
  */
-export function callBudgetPlugin(maxCalls: number): ApolloServerPlugin<Context> {
+export function callBudgetPlugin(maxCalls: number, layout: TableLayout): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
-          const worst = estimateCalls(schema, document, operation, request.variables ?? {});
+          const worst = estimateCalls(schema, document, operation, request.variables ?? {}, undefined, layout);
           // Reported next to the real count in extensions.dynamodb, so clients see both.
           contextValue.calls.estimate = worst;
           if (worst > maxCalls) {

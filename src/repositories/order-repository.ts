@@ -5,9 +5,10 @@ import { monotonicFactory } from 'ulid';
 import { batchGet } from '../db/batch-get.js';
 import type { Database } from '../db/database.js';
 import { keys } from '../db/keys.js';
+import { TTL_ATTRIBUTE } from '../db/design.js';
 import { ACCESS_PATTERNS } from '../db/access-patterns.js';
 import { toConnection, type Connection } from '../model/connection.js';
-import { partitionQuery, queryPage, queryPartition } from '../db/query-pages.js';
+import { partitionQuery, queryPage, queryPartition, queryShardedPage } from '../db/query-pages.js';
 import { TRANSACT_CONFLICT_ATTEMPTS, transactWrite, TransactionCancelledError, type LabelledAction } from '../db/transact.js';
 import { AppError, badInput, conflict, notFound, orderNotFound } from '../errors.js';
 
@@ -124,9 +125,9 @@ export class OrderRepository {
     return { ...connection, itemsByOrder };
   }
 
-  /** Orders in one status newest first, from GSI3 (status as the partition key); malformed ones left out. */
+  /** Orders in one status newest first, from GSI3 (every shard of the status, merged); malformed ones left out. */
   async listOrdersByStatus(status: OrderStatus, first: number, after?: string | null): Promise<OrderPage> {
-    const page = await queryPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.ordersByStatus, status, { first, after });
+    const page = await queryShardedPage(this.db.doc, this.db.tableName, ACCESS_PATTERNS.ordersByStatus, status, this.db.layout.statusShards, { first, after });
     return toConnection(page, orderFromItem);
   }
 
@@ -151,8 +152,9 @@ export class OrderRepository {
       const productItems = found.slice(1, 1 + productIds.length);
       // A version 1 record (keys were global) counts only for the user and lines it was written
       // for: its fingerprint holds the user id. Anyone else's is none of this caller's business.
-      const legacy = found[2 + productIds.length];
-      const record = found[1 + productIds.length] ?? (legacy?.fingerprint === fingerprint ? legacy : undefined);
+      const nowSeconds = epochSeconds(new Date().toISOString());
+      const legacy = unexpired(found[2 + productIds.length], nowSeconds);
+      const record = unexpired(found[1 + productIds.length], nowSeconds) ?? (legacy?.fingerprint === fingerprint ? legacy : undefined);
       // The same user reusing a version 1 key for other lines is CONFLICT, as it always was; the
       // record does not say whose it is, its order does (one read, only in this rare case).
       if (!record && legacy && (await this.ownerOf(legacy.orderId as string)) === userId) throw idempotencyKeyReused(idemKey!);
@@ -179,7 +181,8 @@ export class OrderRepository {
         userId: user.id,
         lines,
         products,
-        ...(idemKey ? { idempotency: { key: idemKey, fingerprint } } : {}),
+        statusShards: this.db.layout.statusShards,
+        ...(idemKey ? { idempotency: { key: idemKey, fingerprint, expiresAt: epochSeconds(now) + this.db.idempotencyTtlSeconds } } : {}),
       });
 
       // What the response shows: the stock and counter right after this order, as computed
@@ -205,7 +208,8 @@ export class OrderRepository {
           const rec = await this.db.doc.send(
             new GetCommand({ TableName: this.db.tableName, Key: keys.idempotency(userId, idemKey), ConsistentRead: true }),
           );
-          if (rec.Item) return this.replay(rec.Item, fingerprint, idemKey);
+          const live = unexpired(rec.Item, epochSeconds(new Date().toISOString()));
+          if (live) return this.replay(live, fingerprint, idemKey);
         }
         if (e.find('user:')) throw notFound(`No user with id ${userId}`, { userId });
         // Anything but a failed condition (a validation error, ...) is not ours to retry.
@@ -253,7 +257,7 @@ export class OrderRepository {
       );
     }
     const now = new Date().toISOString();
-    const idx = keys.statusIndex(status, id);
+    const idx = keys.statusIndex(status, id, this.db.layout.statusShards);
     try {
       const out = await this.db.doc.send(
         new UpdateCommand({
@@ -310,7 +314,7 @@ export class OrderRepository {
               ExpressionAttributeValues: {
                 ':to': 'CANCELLED',
                 ':from': order.status,
-                ':gsi3pk': keys.statusIndex('CANCELLED', id).GSI3PK,
+                ':gsi3pk': keys.statusIndex('CANCELLED', id, this.db.layout.statusShards).GSI3PK,
                 ':now': now,
               },
             },
@@ -373,7 +377,10 @@ export interface OrderPlanInput {
   lines: readonly OrderLineInput[];
   /** The products of the lines, in the same order, as read. */
   products: readonly Product[];
-  idempotency?: { key: string; fingerprint: string };
+  /** The table's status shards (the order's status index key). */
+  statusShards: number;
+  /** With a key: the record answers for it until `expiresAt` (epoch seconds, DynamoDB's TTL attribute). */
+  idempotency?: { key: string; fingerprint: string; expiresAt: number };
 }
 
 /**
@@ -425,7 +432,7 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
     updatedAt: now,
   };
   const actions: LabelledAction[] = [
-    { label: `order:${orderId}`, action: { Put: { TableName: tableName, Item: orderToItem(order), ConditionExpression: 'attribute_not_exists(PK)' } } },
+    { label: `order:${orderId}`, action: { Put: { TableName: tableName, Item: orderToItem(order, p.statusShards), ConditionExpression: 'attribute_not_exists(PK)' } } },
     {
       label: `user:${userId}`,
       action: {
@@ -470,8 +477,12 @@ export function planOrder(tableName: string, p: OrderPlanInput): { order: Order;
             orderId,
             fingerprint: p.idempotency.fingerprint,
             createdAt: now,
+            [TTL_ATTRIBUTE]: p.idempotency.expiresAt,
           },
-          ConditionExpression: 'attribute_not_exists(PK)',
+          // An expired record that TTL has not deleted yet (it deletes lazily, up to days later)
+          // is as good as absent: the key may be used again.
+          ConditionExpression: `attribute_not_exists(PK) OR ${TTL_ATTRIBUTE} <= :now`,
+          ExpressionAttributeValues: { ':now': epochSeconds(now) },
         },
       },
     });
@@ -487,6 +498,19 @@ function storedPriceOutOfRange(productId: string, stored: unknown, line: number)
       `(at most ${GRAPHQL_INT_MAX}); it cannot be ordered until its price is corrected`,
     { argument, productId },
   );
+}
+
+/** Whole seconds since the epoch of an ISO time (DynamoDB's TTL attribute holds these). */
+const epochSeconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);
+
+/**
+ * An idempotency record, unless it has expired: DynamoDB's TTL deletes expired items lazily (up
+ * to days later), so one may still be read after its time; it answers for nothing any more.
+ */
+export function unexpired<T extends Record<string, unknown>>(record: T | undefined, nowSeconds: number): T | undefined {
+  if (!record) return undefined;
+  const expiresAt = record[TTL_ATTRIBUTE];
+  return typeof expiresAt === 'number' && expiresAt <= nowSeconds ? undefined : record;
 }
 
 const idempotencyKeyReused = (key: string) =>

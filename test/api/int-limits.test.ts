@@ -128,7 +128,7 @@ describe('stored values beyond the Int range', () => {
       id: `${badId}-1`, orderId: badId, line: 1, productId: p.id, productName: 'Gold bar',
       unitPriceCents: 1_000_000_000, quantity: 3, lineTotalCents: 3_000_000_000,
     };
-    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: orderToItem(order) }));
+    await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: orderToItem(order, s.db.layout.statusShards) }));
     await s.db.doc.send(new PutCommand({ TableName: s.db.tableName, Item: orderLineToItem(u.id, line) }));
     await s.db.doc.send(
       new UpdateCommand({ TableName: s.db.tableName, Key: keys.user(u.id), UpdateExpression: 'SET orderCount = :n', ExpressionAttributeValues: { ':n': 5_000_000_000 } }),

@@ -4,23 +4,36 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { createDatabase, type Database } from '../../src/db/database.js';
 import { ensureTable } from '../../src/db/ensure-table.js';
+import { DEFAULT_STATUS_SHARDS } from '../../src/db/design.js';
 import { CallCounter, countedDatabase } from '../../src/db/call-counter.js';
 
 export function dynamoEndpoint(): string {
   return inject('dynamoEndpoint');
 }
 
-/** A database on the run's DynamoDB Local with a fresh table of its own. */
-export async function createTestDatabase(opts: { maxAttempts?: number; timeoutMs?: number } = {}): Promise<Database> {
+/**
+ * A database on the run's DynamoDB Local with a fresh table of its own, laid out with
+ * `statusShards` status shards (default: the server's default) and the design record saying so.
+ */
+export async function createTestDatabase(
+  opts: { maxAttempts?: number; timeoutMs?: number; statusShards?: number; idempotencyTtlSeconds?: number } = {},
+): Promise<Database> {
   const tableName = `test-${randomBytes(6).toString('hex')}`;
-  const db = createDatabase(tableName, {
-    region: 'us-east-1',
-    endpoint: dynamoEndpoint(),
-    local: true,
-    maxAttempts: opts.maxAttempts ?? 3,
-    timeoutMs: opts.timeoutMs ?? 5000,
-  });
-  await ensureTable(db.client, tableName);
+  const db = createDatabase(
+    tableName,
+    {
+      region: 'us-east-1',
+      endpoint: dynamoEndpoint(),
+      local: true,
+      maxAttempts: opts.maxAttempts ?? 3,
+      timeoutMs: opts.timeoutMs ?? 5000,
+    },
+    {
+      layout: { statusShards: opts.statusShards ?? DEFAULT_STATUS_SHARDS },
+      ...(opts.idempotencyTtlSeconds !== undefined ? { idempotencyTtlSeconds: opts.idempotencyTtlSeconds } : {}),
+    },
+  );
+  await ensureTable(db.client, tableName, { statusShards: db.layout.statusShards });
   return db;
 }
 

@@ -110,7 +110,7 @@ describe('queryPage', () => {
     const orderIds = Array.from({ length: 30 }, (_, i) => `01ORDER${String(i).padStart(4, '0')}`);
     // 30 orders with 2 lines of 60 KB each: about 3.6 MB in one GSI1 partition.
     for (const id of orderIds) {
-      const order = orderToItem({ id, userId, status: 'PENDING', totalCents: 1, itemCount: 2, createdAt: 'x', updatedAt: 'x' });
+      const order = orderToItem({ id, userId, status: 'PENDING', totalCents: 1, itemCount: 2, createdAt: 'x', updatedAt: 'x' }, db.layout.statusShards);
       await db.doc.send(new PutCommand({ TableName: db.tableName, Item: order }));
       for (const line of [1, 2]) {
         const item = orderLineToItem(userId, {

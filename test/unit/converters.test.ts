@@ -82,7 +82,7 @@ const converters = [
   {
     entity: 'Order',
     fromItem: orderFromItem,
-    item: (): Item => orderToItem(order),
+    item: (): Item => orderToItem(order, 8),
     key: 'ORDER#O1',
     strings: ['id', 'userId', 'createdAt', 'updatedAt'],
     numbers: ['totalCents', 'itemCount'],
@@ -124,7 +124,7 @@ describe('the model converters', () => {
     expect(userFromItem({ ...userToItem(user) })).toEqual(user);
     expect(addressFromItem(addressToItem(address))).toEqual(address);
     expect(productFromItem(productToItem(product))).toEqual(product);
-    expect(orderFromItem(orderToItem(order))).toEqual(order);
+    expect(orderFromItem(orderToItem(order, 8))).toEqual(order);
     expect(orderLineFromItem(orderLineToItem('U1', line))).toEqual(line);
     expect(reported).toEqual([]);
   });
@@ -175,7 +175,7 @@ describe('the model converters', () => {
       expect(productFromItem(productToItem(p))).toEqual(p);
     }));
     fc.assert(fc.property(orders, (o) => {
-      expect(orderFromItem(orderToItem(o))).toEqual(o);
+      expect(orderFromItem(orderToItem(o, 8))).toEqual(o);
     }));
     fc.assert(fc.property(id, lines, (userId, l) => {
       expect(orderLineFromItem(orderLineToItem(userId, l))).toEqual(l);
@@ -220,9 +220,9 @@ describe('the model converters', () => {
   });
 
   it('refuse an order whose status is not one of the statuses, showing the stored status', () => {
-    const e = malformed(orderFromItem, { ...orderToItem(order), status: 'REFUNDED' });
+    const e = malformed(orderFromItem, { ...orderToItem(order, 8), status: 'REFUNDED' });
     expect(e.problems).toEqual([{ attribute: 'status', expected: `one of ${ORDER_STATUSES.join(', ')}`, got: '"REFUNDED"' }]);
-    expect(malformed(orderFromItem, without(orderToItem(order), 'status')).problems[0]).toMatchObject({ attribute: 'status', got: 'nothing' });
+    expect(malformed(orderFromItem, without(orderToItem(order, 8), 'status')).problems[0]).toMatchObject({ attribute: 'status', got: 'nothing' });
   });
 
   it('refuse an order line whose line number is not an integer', () => {
@@ -302,7 +302,7 @@ describe('the server', () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
     await committedWritesPlugin(log).serverWillStart!({} as never);
-    expect(() => orderFromItem({ ...orderToItem(order), status: 'REFUNDED' })).toThrow(StoredItemError);
+    expect(() => orderFromItem({ ...orderToItem(order, 8), status: 'REFUNDED' })).toThrow(StoredItemError);
     expect(lines).toEqual([
       expect.objectContaining({
         level: 50,

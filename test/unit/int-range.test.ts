@@ -32,6 +32,7 @@ const plan = (lines: { priceCents: number; quantity: number }[]) =>
   planOrder('t', {
     orderId: 'O1',
     now: '2026-01-01T00:00:00.000Z',
+    statusShards: 8,
     userId: 'U1',
     lines: lines.map((l, i) => ({ productId: `P${i}`, quantity: l.quantity })),
     products: lines.map((l, i) => product(i, l.priceCents)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyId, keys, normalizeEmail } from '../../src/db/keys.js';
+import { keyId, keys, normalizeEmail, statusShard } from '../../src/db/keys.js';
 
 describe('key builders', () => {
   it('put a profile and its addresses in one partition', () => {
@@ -28,7 +28,28 @@ describe('key builders', () => {
 
   it('put featured products and statuses under fixed partitions', () => {
     expect(keys.featuredIndex('p1')).toEqual({ GSI2PK: 'FEATURED', GSI2SK: 'PRODUCT#p1' });
-    expect(keys.statusIndex('PAID', 'o1')).toEqual({ GSI3PK: 'STATUS#PAID', GSI3SK: 'ORDER#o1' });
+    expect(keys.statusIndex('PAID', 'o1', 1)).toEqual({ GSI3PK: 'STATUS#PAID#0', GSI3SK: 'ORDER#o1' });
+  });
+
+  it('shard the status index by the order id: stable, within range, and spread evenly', () => {
+    const ids = Array.from({ length: 8000 }, (_, i) => `01J${String(i).padStart(8, '0')}X${(i * 7919).toString(36).toUpperCase().padStart(12, '0')}`);
+    for (const shards of [1, 4, 10, 32]) {
+      const counts = new Array<number>(shards).fill(0);
+      for (const id of ids) {
+        const shard = statusShard(id, shards);
+        expect(shard).toBe(statusShard(id, shards));
+        counts[shard]!++;
+      }
+      expect(counts.every((c) => c > 0)).toBe(true);
+      // Even within 15% of the mean: no shard is a hot spot of its own.
+      const mean = ids.length / shards;
+      expect(Math.max(...counts) / mean, `${shards} shards`).toBeLessThan(1.15);
+    }
+    // The shard is in the index key; status changes keep it (it depends on the id only).
+    const id = ids[123]!;
+    const shard = statusShard(id, 8);
+    expect(keys.statusIndex('PENDING', id, 8).GSI3PK).toBe(`STATUS#PENDING#${shard}`);
+    expect(keys.statusIndex('SHIPPED', id, 8).GSI3PK).toBe(`STATUS#SHIPPED#${shard}`);
   });
 
   it('give distinct keys distinct ids', () => {

@@ -1,3 +1,4 @@
+import { statusShard } from '../../src/db/keys.js';
 import { describe, expect, it } from 'vitest';
 import type { Product } from '../../src/model/product.js';
 import { orderFingerprint, planOrder, type OrderPlanInput } from '../../src/repositories/order-repository.js';
@@ -27,6 +28,7 @@ const input = (overrides: Partial<OrderPlanInput> = {}): OrderPlanInput => ({
   orderId: 'o1',
   now,
   userId: 'u1',
+  statusShards: 8,
   lines: [
     { productId: 'p1', quantity: 2 },
     { productId: 'p2', quantity: 3 },
@@ -45,7 +47,7 @@ describe('planOrder', () => {
   it('writes the order only where none exists and the counter only on an existing user', () => {
     const [order, user] = planOrder('t', input()).actions;
     expect(order?.action.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
-    expect(order?.action.Put?.Item).toMatchObject({ PK: 'ORDER#o1', SK: 'ORDER', status: 'PENDING', GSI1PK: 'USER#u1', GSI3PK: 'STATUS#PENDING' });
+    expect(order?.action.Put?.Item).toMatchObject({ PK: 'ORDER#o1', SK: 'ORDER', status: 'PENDING', GSI1PK: 'USER#u1', GSI3PK: `STATUS#PENDING#${statusShard('o1', 8)}` });
     expect(user?.action.Update).toMatchObject({
       Key: { PK: 'USER#u1', SK: 'PROFILE' },
       UpdateExpression: 'SET orderCount = if_not_exists(orderCount, :zero) + :one',
@@ -89,14 +91,17 @@ describe('planOrder', () => {
   });
 
   it('writes the idempotency record last, once only, with the key and fingerprint', () => {
-    const { actions } = planOrder('t', input({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
+    const expiresAt = Math.floor(Date.parse(now) / 1000) + 86400;
+    const { actions } = planOrder('t', input({ idempotency: { key: 'k1', fingerprint: 'fp', expiresAt } }));
     expect(actions).toHaveLength(7);
     const record = actions.at(-1);
     expect(record?.label).toBe('idempotency');
+    // It expires (DynamoDB's TTL attribute), and an expired record not yet deleted may be replaced.
     expect(record?.action.Put).toMatchObject({
       TableName: 't',
-      Item: { EntityType: 'IdempotencyRecord', orderId: 'o1', fingerprint: 'fp', createdAt: now },
-      ConditionExpression: 'attribute_not_exists(PK)',
+      Item: { EntityType: 'IdempotencyRecord', orderId: 'o1', fingerprint: 'fp', createdAt: now, expiresAt },
+      ConditionExpression: 'attribute_not_exists(PK) OR expiresAt <= :now',
+      ExpressionAttributeValues: { ':now': Math.floor(Date.parse(now) / 1000) },
     });
     // The key layout is keys.ts's business; the record is found by the key the client sent.
     const item = record?.action.Put?.Item;

@@ -1,6 +1,7 @@
 import { getNamedType, isObjectType, parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_PATTERNS } from '../../src/db/access-patterns.js';
+import { DEFAULT_STATUS_SHARDS } from '../../src/db/design.js';
 import { estimateCalls, FIELD_COSTS, type CostWalkStats } from '../../src/query-cost.js';
 import { ORDER_WRITE_CALLS } from '../../src/repositories/order-repository.js';
 import { buildSchema } from '../../src/schema.js';
@@ -12,6 +13,8 @@ const cost = (query: string, variables: Record<string, unknown> = {}, stats?: Co
   return estimateCalls(schema, doc, op, variables, stats);
 };
 const ordersPage = ACCESS_PATTERNS.userOrders.maxCallsPerPage;
+/** A page of orders by status reads every shard of the status index (the default layout's). */
+const statusPage = DEFAULT_STATUS_SHARDS;
 
 /** Fragments that each spread the next one `fan` times: 4^12 paths if walked naively. */
 function fragmentFanOut(levels: number, fan: number): string {
@@ -33,11 +36,20 @@ describe('estimateCalls', () => {
     // user 1 + a page of orders (lines included) + products of up to 10 x 48 lines in 5 batches
     expect(cost(`{ user(id: "u") { orders(first: 10) { edges { node { items { product { name } } } } } } }`)).toBe(1 + ordersPage + 5);
     // Orders by status come without lines: one Query per order for its items.
-    expect(cost(`{ ordersByStatus(status: PAID, first: 10) { edges { node { items { quantity } } } } }`)).toBe(1 + 10);
+    expect(cost(`{ ordersByStatus(status: PAID, first: 10) { edges { node { items { quantity } } } } }`)).toBe(statusPage + 10);
+  });
+
+  it('costs a page of orders by status at one Query per shard of the table it serves', () => {
+    const q = `{ ordersByStatus(status: PAID, first: 10) { edges { node { id } } } }`;
+    const doc = parse(q);
+    const op = doc.definitions[0] as OperationDefinitionNode;
+    for (const statusShards of [1, 4, 10, 32]) {
+      expect(estimateCalls(schema, doc, op, {}, undefined, { statusShards })).toBe(statusShards);
+    }
   });
 
   it('counts the users of one page of orders as one batch, and those of 50 pages as up to 50', () => {
-    expect(cost(`query($n: Int) { ordersByStatus(status: PAID, first: $n) { edges { node { user { name } } } } }`, { n: 50 })).toBe(2);
+    expect(cost(`query($n: Int) { ordersByStatus(status: PAID, first: $n) { edges { node { user { name } } } } }`, { n: 50 })).toBe(statusPage + 1);
     const ids = Array.from({ length: 50 }, (_, i) => `u${i}`);
     const nested = cost(`query($ids: [ID!]!) { users(ids: $ids) { orders(first: 10) { edges { node { user { name } } } } } }`, { ids });
     expect(nested).toBeGreaterThanOrEqual(1 + 50 * ordersPage + 50);
@@ -45,16 +57,16 @@ describe('estimateCalls', () => {
 
   it('honours the defaults of variable definitions and of arguments', () => {
     const q = `query($f: Int = 100) { ordersByStatus(status: PAID, first: $f) { edges { node { items { quantity } } } } }`;
-    expect(cost(q)).toBe(1 + 100);
-    expect(cost(q, { f: 5 })).toBe(1 + 5);
+    expect(cost(q)).toBe(statusPage + 100);
+    expect(cost(q, { f: 5 })).toBe(statusPage + 5);
     // `first` omitted: the argument's default (20).
-    expect(cost(`{ ordersByStatus(status: PAID) { edges { node { items { quantity } } } } }`)).toBe(1 + 20);
+    expect(cost(`{ ordersByStatus(status: PAID) { edges { node { items { quantity } } } } }`)).toBe(statusPage + 20);
   });
 
   it('leaves out what @skip and @include remove, as execution does', () => {
     const q = `query($s: Boolean!) { ordersByStatus(status: PAID, first: 10) { edges { node { items @skip(if: $s) { quantity } } } } }`;
-    expect(cost(q, { s: true })).toBe(1);
-    expect(cost(q, { s: false })).toBe(11);
+    expect(cost(q, { s: true })).toBe(statusPage);
+    expect(cost(q, { s: false })).toBe(statusPage + 10);
     expect(cost(`{ order(id: "o") { items @include(if: false) { quantity } user { name } } }`)).toBe(2);
   });
 

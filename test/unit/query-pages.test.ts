@@ -10,7 +10,10 @@ import {
   positionAttributes,
   queryPage,
   queryPartition,
+  queryShardedPage,
+  shardQueryInput,
 } from '../../src/db/query-pages.js';
+import { statusShard } from '../../src/db/keys.js';
 import { INDEXES, TABLE_KEY } from '../../src/db/table.js';
 import { isOrderHeader, orderLineToItem, orderToItem } from '../../src/model/order.js';
 import { productToItem } from '../../src/model/product.js';
@@ -86,7 +89,6 @@ describe('pageQuery', () => {
 
   it('builds the partition from the pattern, whatever it does with the id', () => {
     expect(pageQuery('t', featured, 'ignored').partition).toBe('FEATURED');
-    expect(pageQuery('t', ACCESS_PATTERNS.ordersByStatus, 'PAID').partition).toBe('STATUS#PAID');
   });
 });
 
@@ -142,7 +144,7 @@ function recordingPartition(stored: readonly Item[], opts: { itemsPerCall?: numb
 function ordersOnGsi1(userId: string, linesPerOrder: readonly number[]): Item[] {
   const items = linesPerOrder.flatMap((lines, n) => {
     const orderId = `o${String(n).padStart(3, '0')}`;
-    const order = orderToItem({ id: orderId, userId, status: 'PENDING', totalCents: lines, itemCount: lines, createdAt: stamp, updatedAt: stamp });
+    const order = orderToItem({ id: orderId, userId, status: 'PENDING', totalCents: lines, itemCount: lines, createdAt: stamp, updatedAt: stamp }, 8);
     const orderLines = Array.from({ length: lines }, (_, i) =>
       orderLineToItem(userId, {
         id: `${orderId}-${i + 1}`,
@@ -219,15 +221,6 @@ describe('queryPage', () => {
     expect(page.hasNextPage).toBe(true);
   });
 
-  it('stops after one call for a pattern with a budget of one', async () => {
-    const orders = Array.from({ length: 5 }, (_, i) => ({ ...orderToItem({ id: `o${i}`, userId: 'u', status: 'PAID', totalCents: 1, itemCount: 1, createdAt: stamp, updatedAt: stamp }) }));
-    const { doc, inputs } = recordingPartition(orders.reverse(), { itemsPerCall: 2 });
-    const page = await queryPage(doc, 't', ACCESS_PATTERNS.ordersByStatus, 'PAID', { first: 4 });
-    expect(inputs.map((i) => [i.IndexName, i.Limit])).toEqual([['GSI3', 5]]);
-    expect(ids(page)).toEqual(['o4', 'o3']);
-    expect(page.hasNextPage).toBe(true);
-  });
-
   it('has no next page when the last page is exactly full', async () => {
     const { doc, inputs } = recordingPartition(featuredProducts(3));
     const page = await queryPage(doc, 't', featured, 'x', { first: 3 });
@@ -295,5 +288,117 @@ describe('queryPartition', () => {
       [undefined, { PK: 'ORDER#o', SK: 'ITEM#001' }],
       [undefined, { PK: 'ORDER#o', SK: 'ITEM#003' }],
     ]);
+  });
+});
+
+describe('queryShardedPage (a write-sharded status index)', () => {
+  const byStatus = ACCESS_PATTERNS.ordersByStatus;
+  const order = (n: number, shards: number) =>
+    orderToItem({ id: `o${String(n).padStart(4, '0')}`, userId: 'u', status: 'PAID', totalCents: 1, itemCount: 1, createdAt: stamp, updatedAt: stamp }, shards) as Item;
+
+  /** GSI3 as DynamoDB answers it: per shard partition, newest first, `< :after` and Limit honoured. */
+  function shardedIndex(orders: Item[]) {
+    const inputs: QueryCommandInput[] = [];
+    const send = async (command: { input: QueryCommandInput }) => {
+      const input = command.input;
+      inputs.push(input);
+      const values = input.ExpressionAttributeValues!;
+      const after = values[':after'] as string | undefined;
+      const partition = orders
+        .filter((o) => o.GSI3PK === values[':pk'] && (after === undefined || (o.GSI3SK as string) < after))
+        .sort((x, y) => ((x.GSI3SK as string) < (y.GSI3SK as string) ? 1 : -1));
+      const Items = partition.slice(0, input.Limit);
+      const full = Items.length === input.Limit;
+      return { Items, ...(full ? { LastEvaluatedKey: { x: 1 } } : {}) };
+    };
+    return { doc: { send } as unknown as DynamoDBDocumentClient, inputs, add: (o: Item) => orders.push(o) };
+  }
+
+  const idsOf = (page: { nodes: { item: Item }[] }) => page.nodes.map((n) => n.item.id as string);
+
+  it('queries one shard for first + 1 items, below the position when there is one', () => {
+    expect(shardQueryInput('t', byStatus, 'PAID', 3, 21, undefined)).toEqual({
+      TableName: 't',
+      IndexName: 'GSI3',
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'GSI3PK' },
+      ExpressionAttributeValues: { ':pk': 'STATUS#PAID#3' },
+      ScanIndexForward: false,
+      Limit: 21,
+    });
+    expect(shardQueryInput('t', byStatus, 'PAID', 0, 5, 'ORDER#o9')).toMatchObject({
+      KeyConditionExpression: '#pk = :pk AND #sk < :after',
+      ExpressionAttributeNames: { '#pk': 'GSI3PK', '#sk': 'GSI3SK' },
+      ExpressionAttributeValues: { ':pk': 'STATUS#PAID#0', ':after': 'ORDER#o9' },
+    });
+  });
+
+  for (const shards of [1, 4, 10, 32]) {
+    it(`pages newest first over ${shards} shard(s), every order exactly once, with orders placed in between`, async () => {
+      const orders = Array.from({ length: 57 }, (_, n) => order(n + 100, shards));
+      const index = shardedIndex([...orders]);
+      const seen: string[] = [];
+      let after: string | null = null;
+      let calls = 0;
+      for (let pageNo = 0; pageNo < 100; pageNo++) {
+        const before = index.inputs.length;
+        const page = await queryShardedPage(index.doc, 't', byStatus, 'PAID', shards, { first: 7, after });
+        calls = index.inputs.length - before;
+        // One Query per shard at most, never more.
+        expect(calls).toBeLessThanOrEqual(shards);
+        seen.push(...idsOf(page));
+        // Newer orders arrive between pages: they are before the cursor, never on a later page.
+        index.add(order(1000 + pageNo, shards));
+        if (!page.hasNextPage) break;
+        after = page.endCursor;
+      }
+      const expected = orders.map((o) => o.id as string).sort().reverse();
+      expect(seen).toEqual(expected);
+    });
+  }
+
+  it('does not read again the shards a cursor knows to be exhausted', async () => {
+    const shards = 4;
+    // Orders only in one shard past the first page's reach.
+    const orders = Array.from({ length: 40 }, (_, n) => order(n, shards));
+    const onlyShard = statusShard(orders[0]!.id as string, shards);
+    const inShard = orders.filter((o) => statusShard(o.id as string, shards) === onlyShard);
+    const index = shardedIndex([...inShard]);
+    const first = await queryShardedPage(index.doc, 't', byStatus, 'PAID', shards, { first: 2 });
+    expect(index.inputs).toHaveLength(4);
+    expect(first.hasNextPage).toBe(inShard.length > 2);
+    index.inputs.length = 0;
+    await queryShardedPage(index.doc, 't', byStatus, 'PAID', shards, { first: 2, after: first.endCursor });
+    // The three empty shards were exhausted on the first page.
+    expect(index.inputs.map((i) => i.ExpressionAttributeValues![':pk'])).toEqual([`STATUS#PAID#${onlyShard}`]);
+  });
+
+  it('ends with no next page and an exact last page', async () => {
+    const index = shardedIndex(Array.from({ length: 6 }, (_, n) => order(n, 3)));
+    const page = await queryShardedPage(index.doc, 't', byStatus, 'PAID', 3, { first: 6 });
+    expect(page.nodes).toHaveLength(6);
+    expect(page.hasNextPage).toBe(false);
+  });
+
+  it('refuses a cursor of another status, of another shard count, or tampered with', async () => {
+    const index = shardedIndex(Array.from({ length: 9 }, (_, n) => order(n, 4)));
+    const page = await queryShardedPage(index.doc, 't', byStatus, 'PAID', 4, { first: 2 });
+    const cursor = page.endCursor!;
+    await expect(queryShardedPage(index.doc, 't', byStatus, 'SHIPPED', 4, { first: 2, after: cursor })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(queryShardedPage(index.doc, 't', byStatus, 'PAID', 8, { first: 2, after: cursor })).rejects.toThrow(/made when the index had 4 shards/);
+    const tampered = (json: unknown) => Buffer.from(JSON.stringify(json)).toString('base64url');
+    const base = { s: 'ordersByStatus', p: 'STATUS#PAID', n: 4, k: 'ORDER#o1', x: [] as number[] };
+    await expect(queryShardedPage(index.doc, 't', byStatus, 'PAID', 4, { first: 2, after: tampered(base) })).resolves.toBeDefined();
+    for (const bad of [
+      { ...base, k: 'USER#o1' },
+      { ...base, x: [4] },
+      { ...base, x: [2, 1] },
+      { ...base, extra: 1 },
+      { ...base, s: 'userOrders' },
+      { ...base, k: 'ORDER#' + 'x'.repeat(1100) },
+    ]) {
+      await expect(queryShardedPage(index.doc, 't', byStatus, 'PAID', 4, { first: 2, after: tampered(bad) }), JSON.stringify(bad).slice(0, 60)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+    await expect(queryShardedPage(index.doc, 't', byStatus, 'PAID', 4, { first: 2, after: '' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });
