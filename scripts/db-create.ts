@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const connection = await connectDatabase(config, { owner: 'npm run db:create', shareRunning: true });
   where = describeTarget(config, connection.shared);
   try {
-    const created = await ensureTable(connection.db.client, config.tableName);
+    const created = await ensureTable(connection.db.client, config.tableName, { statusShards: config.dynamo.statusShards });
     console.log(`Table ${config.tableName} ${created ? 'created' : 'already existed'} (${where}).`);
   } finally {
     await connection.close();

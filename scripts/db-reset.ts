@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   try {
     const { client } = connection.db;
     const deleted = await deleteTable(client, config.tableName);
-    await ensureTable(client, config.tableName);
+    await ensureTable(client, config.tableName, { statusShards: config.dynamo.statusShards });
     const where = describeTarget(config, connection.shared);
     console.log(`Table ${config.tableName} ${deleted ? 'deleted and created again' : 'was missing; created'}, empty (${where}).`);
     if (connection.shared) console.log(`Restart ${connection.shared.lock.owner} for its subscriptions to follow the new table's stream.`);

@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, type Scalar } from 'yaml';
+import { TTL_ATTRIBUTE } from '../src/db/design.js';
 import { tableDefinition } from '../src/db/table.js';
 
 export const DEFAULT_TABLE_NAME = 'graphql-dynamodb';
@@ -60,6 +61,9 @@ export function buildTemplate(): Record<string, unknown> {
     properties[key] = structuredClone(value);
   }
   properties.PointInTimeRecoverySpecification = { PointInTimeRecoveryEnabled: true };
+  // Idempotency records expire (src/db/design.ts); CreateTable has no TTL setting, ensureTable
+  // turns it on with UpdateTimeToLive.
+  properties.TimeToLiveSpecification = { AttributeName: TTL_ATTRIBUTE, Enabled: true };
 
   return {
     AWSTemplateFormatVersion: '2010-09-09',

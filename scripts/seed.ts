@@ -13,6 +13,7 @@ import '../src/quiet-sdk-warning.js';
 import { loadConfigOrExit } from '../src/config.js';
 import { connectDatabase, describeTarget } from '../src/db/connect.js';
 import { EmbeddedDynamoError } from '../src/db/embedded-dynamodb.js';
+import { layoutToServe, readOrAdoptDesign } from '../src/db/design.js';
 import { ensureTable, tableExists } from '../src/db/ensure-table.js';
 import { seedDatabase, type SeedOptions, type SeedProgress } from './seed/seed-data.js';
 
@@ -85,14 +86,17 @@ async function main(): Promise<void> {
     onEmbeddedStart: (dataDir) => console.log(`Starting the embedded DynamoDB Local on ${dataDir} for this run`),
   });
   if (connection.shared) console.log(`Writing through the ${describeTarget(config, connection.shared)}`);
-  const { db } = connection;
+  const { db: connected } = connection;
   try {
     if (config.dynamo.createTable) {
-      const created = await ensureTable(db.client, config.tableName);
+      const created = await ensureTable(connected.client, config.tableName, { statusShards: config.dynamo.statusShards });
       if (created) console.log(`Created table ${config.tableName}`);
-    } else if (!(await tableExists(db.client, config.tableName))) {
+    } else if (!(await tableExists(connected.client, config.tableName))) {
       throw new Error(`Table ${config.tableName} does not exist (CREATE_TABLE is off); run npm run db:create first`);
     }
+    // Orders go where the server reads them: the table's own status shards.
+    const design = await readOrAdoptDesign(connected.client, config.tableName, config.dynamo.statusShards);
+    const db = { ...connected, layout: layoutToServe(config.tableName, design, config.dynamo.statusShards) };
     console.log(
       `Seeding ${config.tableName} (${config.dynamo.target}): ${opts.users} users x ${opts.addressesPerUser} addresses x ` +
         `${opts.ordersPerUser} orders, ${opts.products} products`,

@@ -4,7 +4,7 @@ import { createVerifier } from './auth/verifier.js';
 import { loadConfigOrExit } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { EmbeddedDynamoError } from './db/embedded-dynamodb.js';
-import { DesignError, ensureTimeToLive, layoutToServe, readDesign, type TableLayout } from './db/design.js';
+import { DesignError, ensureTimeToLive, layoutToServe, readOrAdoptDesign, type TableLayout } from './db/design.js';
 import { ensureStream, ensureTable } from './db/ensure-table.js';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   // `npm run migrate`, never by a server starting (src/db/design.ts).
   let layout: TableLayout;
   try {
-    layout = layoutToServe(config.tableName, await readDesign(db.client, config.tableName), config.dynamo.statusShards);
+    layout = layoutToServe(config.tableName, await readOrAdoptDesign(db.client, config.tableName, config.dynamo.statusShards), config.dynamo.statusShards);
   } catch (e) {
     if (!(e instanceof DesignError)) throw e;
     log.fatal(e.message);

@@ -3,6 +3,7 @@ import {
   DescribeTimeToLiveCommand,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -90,6 +91,20 @@ export async function writeDesign(client: DynamoDBClient, tableName: string, des
     if (opts.onlyIfAbsent && e instanceof ConditionalCheckFailedException) return false;
     throw e;
   }
+}
+
+/**
+ * The table's design; a table without a record that holds no item at all (made by CloudFormation
+ * from infra/table.yaml, or by an older `db:create`) has no data in any older layout: it is
+ * given the current design with `statusShards` shards and served.
+ */
+export async function readOrAdoptDesign(client: DynamoDBClient, tableName: string, statusShards: number | undefined): Promise<TableDesign | undefined> {
+  const design = await readDesign(client, tableName);
+  if (design) return design;
+  const any = await client.send(new ScanCommand({ TableName: tableName, Limit: 1, ProjectionExpression: 'PK' }));
+  if ((any.Items?.length ?? 0) > 0 || any.LastEvaluatedKey) return undefined;
+  await writeDesign(client, tableName, { version: DESIGN_VERSION, statusShards: statusShards ?? DEFAULT_STATUS_SHARDS }, { onlyIfAbsent: true });
+  return readDesign(client, tableName);
 }
 
 /** The table cannot be served as it is; the message says what to run. */

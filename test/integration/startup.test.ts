@@ -1,4 +1,7 @@
+import { DeleteItemCommand, DeleteTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DESIGN_KEY, DESIGN_VERSION, readDesign, writeDesign } from '../../src/db/design.js';
+import { createTestDatabase, dropTestDatabase, dynamoEndpoint } from '../helpers/dynamo.js';
 import { adminToken as adminTokenFor, cleanUp, exitOf, gql as gqlIn, javaProcessesFor, startServer, tempDataDir } from './processes.js';
 
 const dataDir = tempDataDir('gql-ddb-start-');
@@ -69,5 +72,52 @@ describe('npm start', () => {
     const err = (await start({ PORT: 'eighty' }).catch((e: unknown) => e)) as { output: string; code: number };
     expect(err.code).toBe(1);
     expect(err.output.trim()).toMatch(/^Invalid configuration: PORT accepts a whole number from 0 to 65535 \(got "eighty"\)$/m);
+  });
+});
+
+describe('the key design check at start', () => {
+  const onEndpoint = (tableName: string, env: Record<string, string> = {}) =>
+    start({ DYNAMODB_ENDPOINT: dynamoEndpoint(), TABLE_NAME: tableName, ...env });
+
+  it('refuses a table of an older key design, naming npm run migrate, and serves it once migrated', async () => {
+    const db = await createTestDatabase({ statusShards: 4 });
+    try {
+      // A version 1 table: no design record.
+      await db.client.send(new DeleteItemCommand({ TableName: db.tableName, Key: { PK: { S: DESIGN_KEY.PK }, SK: { S: DESIGN_KEY.SK } } }));
+      const err = (await onEndpoint(db.tableName).catch((e: unknown) => e)) as { output: string; code: number };
+      expect(err.code).toBe(1);
+      expect(err.output).toMatch(/uses key design version 1; this server needs version 2/);
+      expect(err.output).toMatch(/npm run migrate/);
+
+      await writeDesign(db.client, db.tableName, { version: DESIGN_VERSION, statusShards: 4 });
+      // STATUS_SHARDS must match the table's layout, or the server would write orders where no page reads them.
+      const mismatch = (await onEndpoint(db.tableName, { STATUS_SHARDS: '8' }).catch((e: unknown) => e)) as { output: string; code: number };
+      expect(mismatch.code).toBe(1);
+      expect(mismatch.output).toMatch(/STATUS_SHARDS is 8 but table \S+ is laid out for 4 status shards/);
+
+      const served = await onEndpoint(db.tableName, { STATUS_SHARDS: '4' });
+      expect(served.output()).toMatch(/"statusShards":4/);
+      served.child.kill('SIGTERM');
+      expect(await exitOf(served.child)).toBe(0);
+    } finally {
+      await dropTestDatabase(db);
+    }
+  });
+
+  it('lays out a new table with STATUS_SHARDS, TTL on and the design recorded', async () => {
+    const tableName = `start-${Date.now().toString(36)}`;
+    const served = await onEndpoint(tableName, { STATUS_SHARDS: '3' });
+    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamoEndpoint(), credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      expect(await readDesign(client, tableName)).toEqual({ version: DESIGN_VERSION, statusShards: 3 });
+      const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+      expect(ttl.TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt' });
+      expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toMatch(/ENABL/);
+    } finally {
+      served.child.kill('SIGTERM');
+      await exitOf(served.child);
+      await client.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
+      client.destroy();
+    }
   });
 });
