@@ -60,6 +60,11 @@ export class TransactionCancelledError extends Error {
   get hasConflict(): boolean {
     return this.reasons.some((r) => r.code === 'TransactionConflict');
   }
+
+  /** DynamoDB cancelled it because a partition (of the table or an index) was over its throughput. */
+  get wasThrottled(): boolean {
+    return this.reasons.some((r) => r.code === 'ThrottlingError');
+  }
 }
 
 function actionKey(a: TransactItem): { table: string; key: TableKey } {
@@ -112,7 +117,7 @@ export interface TransactOptions {
 /**
  * Runs TransactWriteItems. Cancellations become TransactionCancelledError with one reason per
  * failed action, in the order of the actions. Cancellations that involve a transaction
- * conflict are retried with backoff, as AWS recommends; past the attempts they are
+ * conflict or throttling are retried with backoff, as AWS recommends; past the attempts they are
  * SERVICE_UNAVAILABLE.
  */
 export async function transactWrite(
@@ -131,11 +136,14 @@ export async function transactWrite(
       if (!cancelled) throw e;
       // Retried even when a condition failed alongside: without the conflict the next attempt
       // either succeeds or fails on its conditions alone, which then say the real reason.
-      if (cancelled.hasConflict) {
+      // Throttling (a hot partition of the table or of an index) is retried the same way.
+      if (cancelled.hasConflict || cancelled.wasThrottled) {
         if (attempt >= attempts) {
           throw new AppError(
             'SERVICE_UNAVAILABLE',
-            `The write kept conflicting with concurrent writes after ${attempts} attempts; try again`,
+            cancelled.hasConflict
+              ? `The write kept conflicting with concurrent writes after ${attempts} attempts; try again`
+              : `DynamoDB kept throttling the write after ${attempts} attempts; try again`,
             {},
             { cause: cancelled },
           );

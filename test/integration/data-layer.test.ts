@@ -12,6 +12,7 @@ import { isOrderHeader, orderToItem, orderLineToItem } from '../../src/model/ord
 import type { User } from '../../src/model/user.js';
 import { createRepositories, type Repositories } from '../../src/repositories/repositories.js';
 import { countCalls, createTestDatabase, dropTestDatabase, recordCalls } from '../helpers/dynamo.js';
+import { attachCapacityModel } from '../helpers/capacity-model.js';
 import { injectFault } from '../helpers/faults.js';
 
 let db: Database;
@@ -198,6 +199,37 @@ describe('transactWrite', () => {
     always.remove();
     expect((err as AppError).code).toBe('SERVICE_UNAVAILABLE');
     expect(always.hits()).toBe(3);
+  });
+
+  it('retries a transaction DynamoDB cancelled for throttling (a hot partition), and gives up with SERVICE_UNAVAILABLE', async () => {
+    // The capacity model at the SDK boundary: 2 write units a second per partition key; a
+    // transactional put of a small item costs 2. Its clock moves only when we say so.
+    let now = 0;
+    let throttles = 0;
+    const model = attachCapacityModel(db.client, {
+      writeUnitsPerSecond: 2,
+      now: () => now,
+      onThrottle: () => {
+        throttles++;
+        // A second passes during the backoff of the first throttled attempt only.
+        if (throttles === 1) now += 1000;
+      },
+    });
+    try {
+      const put = (sk: string) => [{ label: sk, action: { Put: { TableName: db.tableName, Item: { PK: 'HOT#1', SK: sk } } } }];
+      await transactWrite(db.doc, put('A'));
+      await transactWrite(db.doc, put('B'));
+      expect(throttles).toBe(1);
+      expect((await batchGet(db.doc, db.tableName, [{ PK: 'HOT#1', SK: 'B' }]))[0]).toEqual({ PK: 'HOT#1', SK: 'B' });
+      // The partition stays hot: after its attempts the write is SERVICE_UNAVAILABLE, and not written.
+      const err = await transactWrite(db.doc, put('C'), { conflictAttempts: 3 }).catch((e: unknown) => e);
+      expect((err as AppError).code).toBe('SERVICE_UNAVAILABLE');
+      expect((err as AppError).message).toMatch(/throttling/);
+      expect(throttles).toBe(4);
+      expect((await batchGet(db.doc, db.tableName, [{ PK: 'HOT#1', SK: 'C' }]))[0]).toBeUndefined();
+    } finally {
+      model.remove();
+    }
   });
 });
 
