@@ -61,7 +61,7 @@ export async function readDesign(client: DynamoDBClient, tableName: string): Pro
   if (!out.Item) return undefined;
   const version = Number(out.Item.version?.N);
   const statusShards = Number(out.Item.statusShards?.N);
-  if (!Number.isInteger(version) || !Number.isInteger(statusShards) || statusShards < 1) {
+  if (!Number.isInteger(version) || !Number.isInteger(statusShards) || statusShards < 1 || statusShards > MAX_STATUS_SHARDS) {
     throw new DesignError(`Table ${tableName} has an unreadable design record (${DESIGN_KEY.PK}); run \`npm run migrate\` to rewrite it`);
   }
   return { version, statusShards };
@@ -69,7 +69,8 @@ export async function readDesign(client: DynamoDBClient, tableName: string): Pro
 
 /**
  * Records `design`. With `onlyIfAbsent`, only a table without a record gets it (a new table;
- * several instances may race to create it). Returns whether it wrote.
+ * several instances may race to create it). Otherwise it never replaces a newer version's
+ * record (a slow run of older code must not undo a newer migration). Returns whether it wrote.
  */
 export async function writeDesign(client: DynamoDBClient, tableName: string, design: TableDesign, opts: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
   try {
@@ -83,13 +84,19 @@ export async function writeDesign(client: DynamoDBClient, tableName: string, des
           statusShards: { N: String(design.statusShards) },
           updatedAt: { S: new Date().toISOString() },
         },
-        ...(opts.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(PK)' } : {}),
+        ...(opts.onlyIfAbsent
+          ? { ConditionExpression: 'attribute_not_exists(PK)' }
+          : {
+              ConditionExpression: 'attribute_not_exists(PK) OR version <= :version',
+              ExpressionAttributeValues: { ':version': { N: String(design.version) } },
+            }),
       }),
     );
     return true;
   } catch (e) {
-    if (opts.onlyIfAbsent && e instanceof ConditionalCheckFailedException) return false;
-    throw e;
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    if (opts.onlyIfAbsent) return false;
+    throw new DesignError(`Table ${tableName} was brought to a newer key design than version ${design.version} meanwhile: run a newer version`);
   }
 }
 
@@ -147,14 +154,21 @@ export function layoutToServe(tableName: string, design: TableDesign | undefined
 export async function ensureTimeToLive(client: DynamoDBClient, tableName: string): Promise<'present' | 'enabled'> {
   const out = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const d = out.TimeToLiveDescription;
-  if ((d?.TimeToLiveStatus === 'ENABLED' || d?.TimeToLiveStatus === 'ENABLING') && d.AttributeName === TTL_ATTRIBUTE) return 'present';
+  const on = d?.TimeToLiveStatus === 'ENABLED' || d?.TimeToLiveStatus === 'ENABLING';
+  if (on && d.AttributeName === TTL_ATTRIBUTE) return 'present';
+  if (on) {
+    // A table has one TTL attribute; changing it is an operator's decision (and AWS allows one change an hour).
+    throw new Error(`TTL on table ${tableName} reads ${d.AttributeName}, not ${TTL_ATTRIBUTE}: idempotency records would never expire. Disable it, then start again`);
+  }
   try {
     await client.send(
       new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE } }),
     );
   } catch (e) {
-    // Another instance turned it on in between.
+    // Another instance turned it on in between: it is on for our attribute, or say what it is on.
     if (!/already enabled/i.test((e as Error).message)) throw e;
+    const again = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    if (again.TimeToLiveDescription?.AttributeName !== TTL_ATTRIBUTE) throw e;
   }
   return 'enabled';
 }
