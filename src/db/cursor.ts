@@ -34,11 +34,15 @@ export function encodeCursor(scope: string, key: CursorKey): string {
   return Buffer.from(JSON.stringify({ s: scope, k: key }), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
-  const invalid = (why: string) =>
-    badInput(`Invalid cursor in after for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
-      argument: 'after',
-    });
+/** The BAD_USER_INPUT of a cursor of `scope` that is not one of ours, saying why. */
+const invalidCursor = (scope: string) => (why: string) =>
+  badInput(`Invalid cursor in after for ${scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
+    argument: 'after',
+  });
+
+/** The JSON object inside an opaque cursor of `scope` (its `s`), or the reason it is not one. */
+function openCursor(cursor: string, scope: string): Record<string, unknown> {
+  const invalid = invalidCursor(scope);
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
     throw invalid('not an opaque cursor string');
   }
@@ -48,9 +52,24 @@ export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
   } catch {
     throw invalid('it does not decode');
   }
-  if (!parsed || typeof parsed !== 'object') throw invalid('it does not decode');
-  const { s, k } = parsed as { s?: unknown; k?: unknown };
-  if (s !== spec.scope) throw invalid('it belongs to another connection');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('it does not decode');
+  if ((parsed as { s?: unknown }).s !== scope) throw invalid('it belongs to another connection');
+  return parsed as Record<string, unknown>;
+}
+
+/** A key value in a cursor must be one DynamoDB could have stored: well-formed, at most 1,024 bytes. */
+function checkKeyValue(value: string, invalid: (why: string) => Error): void {
+  // JSON escapes can carry lone surrogates, which would reach DynamoDB as U+FFFD: another key.
+  if (!value.isWellFormed()) throw invalid('its position is not well-formed Unicode');
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_KEY_VALUE_BYTES) {
+    throw invalid(`its position holds a key value of ${bytes} bytes; DynamoDB keys hold at most ${MAX_KEY_VALUE_BYTES.toLocaleString('en-US')} bytes`);
+  }
+}
+
+export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
+  const invalid = invalidCursor(spec.scope);
+  const { k } = openCursor(cursor, spec.scope);
   if (!k || typeof k !== 'object' || Array.isArray(k)) throw invalid('it has no position');
   const key = k as Record<string, unknown>;
   const names = Object.keys(key).sort();
@@ -61,12 +80,7 @@ export function decodeCursor(cursor: string, spec: CursorSpec): CursorKey {
   for (const n of names) {
     const value = key[n];
     if (typeof value !== 'string' || value.length === 0) throw invalid('its position has the wrong shape');
-    // JSON escapes can carry lone surrogates, which would reach DynamoDB as U+FFFD: another key.
-    if (!value.isWellFormed()) throw invalid('its position is not well-formed Unicode');
-    const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > MAX_KEY_VALUE_BYTES) {
-      throw invalid(`its position holds a key value of ${bytes} bytes; DynamoDB keys hold at most ${MAX_KEY_VALUE_BYTES.toLocaleString('en-US')} bytes`);
-    }
+    checkKeyValue(value, invalid);
   }
   for (const [attr, value] of Object.entries(spec.fixed)) {
     if (key[attr] !== value) throw invalid('it belongs to another list');
@@ -104,22 +118,8 @@ export function encodeShardedCursor(spec: ShardedCursorSpec, position: ShardedPo
 }
 
 export function decodeShardedCursor(cursor: string, spec: ShardedCursorSpec): ShardedPosition {
-  const invalid = (why: string) =>
-    badInput(`Invalid cursor in after for ${spec.scope}: ${why}. Pass an endCursor or edge cursor from this connection.`, {
-      argument: 'after',
-    });
-  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
-    throw invalid('not an opaque cursor string');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid('it does not decode');
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('it does not decode');
-  const { s, p, n, k, x, ...rest } = parsed as Record<string, unknown>;
-  if (s !== spec.scope) throw invalid('it belongs to another connection');
+  const invalid = invalidCursor(spec.scope);
+  const { s: _scope, p, n, k, x, ...rest } = openCursor(cursor, spec.scope);
   if (Object.keys(rest).length > 0 || typeof k !== 'string' || !Array.isArray(x) || typeof n !== 'number') {
     throw invalid('its position has the wrong shape');
   }
@@ -132,11 +132,7 @@ export function decodeShardedCursor(cursor: string, spec: ShardedCursorSpec): Sh
     );
   }
   if (!k.startsWith(spec.sortPrefix) || k.length === spec.sortPrefix.length) throw invalid('it belongs to another list');
-  if (!k.isWellFormed()) throw invalid('its position is not well-formed Unicode');
-  const bytes = Buffer.byteLength(k, 'utf8');
-  if (bytes > MAX_KEY_VALUE_BYTES) {
-    throw invalid(`its position holds a key value of ${bytes} bytes; DynamoDB keys hold at most ${MAX_KEY_VALUE_BYTES.toLocaleString('en-US')} bytes`);
-  }
+  checkKeyValue(k, invalid);
   const exhausted = x as unknown[];
   const valid = exhausted.every((v, i) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < spec.shards && (i === 0 || (v as number) > (exhausted[i - 1] as number)));
   if (!valid) throw invalid('its position has the wrong shape');
