@@ -76,8 +76,6 @@ async function main(): Promise<void> {
     limits: config.limits,
   });
   const port = await server.listen(config.port, config.host);
-  log.info({ url: `http://localhost:${port}/graphql`, target: config.dynamo.target }, 'GraphQL server ready');
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -98,6 +96,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // Announced once a signal is handled: whoever waits for this line may stop the server at once.
+  log.info({ url: `http://localhost:${port}/graphql`, target: config.dynamo.target }, 'GraphQL server ready');
 }
 
 main().catch((e: unknown) => {

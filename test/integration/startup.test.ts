@@ -1,4 +1,4 @@
-import { DeleteItemCommand, DeleteTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DeleteTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DESIGN_KEY, DESIGN_VERSION, readDesign, writeDesign } from '../../src/db/design.js';
 import { createTestDatabase, dropTestDatabase, dynamoEndpoint } from '../helpers/dynamo.js';
@@ -82,8 +82,14 @@ describe('the key design check at start', () => {
   it('refuses a table of an older key design, naming npm run migrate, and serves it once migrated', async () => {
     const db = await createTestDatabase({ statusShards: 4 });
     try {
-      // A version 1 table: no design record.
+      // A version 1 table: no design record, and data in the old layout.
       await db.client.send(new DeleteItemCommand({ TableName: db.tableName, Key: { PK: { S: DESIGN_KEY.PK }, SK: { S: DESIGN_KEY.SK } } }));
+      await db.client.send(
+        new PutItemCommand({
+          TableName: db.tableName,
+          Item: { PK: { S: 'ORDER#o1' }, SK: { S: 'ORDER' }, EntityType: { S: 'Order' }, GSI3PK: { S: 'STATUS#PENDING' }, GSI3SK: { S: 'ORDER#o1' } },
+        }),
+      );
       const err = (await onEndpoint(db.tableName).catch((e: unknown) => e)) as { output: string; code: number };
       expect(err.code).toBe(1);
       expect(err.output).toMatch(/uses key design version 1; this server needs version 2/);
@@ -97,6 +103,19 @@ describe('the key design check at start', () => {
 
       const served = await onEndpoint(db.tableName, { STATUS_SHARDS: '4' });
       expect(served.output()).toMatch(/"statusShards":4/);
+      served.child.kill('SIGTERM');
+      expect(await exitOf(served.child)).toBe(0);
+    } finally {
+      await dropTestDatabase(db);
+    }
+  });
+
+  it('gives an empty table without a design record (made by CloudFormation) the current design, and serves it', async () => {
+    const db = await createTestDatabase();
+    try {
+      await db.client.send(new DeleteItemCommand({ TableName: db.tableName, Key: { PK: { S: DESIGN_KEY.PK }, SK: { S: DESIGN_KEY.SK } } }));
+      const served = await onEndpoint(db.tableName, { STATUS_SHARDS: '5' });
+      expect(await readDesign(db.client, db.tableName)).toEqual({ version: DESIGN_VERSION, statusShards: 5 });
       served.child.kill('SIGTERM');
       expect(await exitOf(served.child)).toBe(0);
     } finally {
