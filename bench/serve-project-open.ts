@@ -11,7 +11,7 @@ import { ACCESS_RULES, anyone, type Rule } from '../src/auth/rules.js';
 import { createDatabase } from '../src/db/database.js';
 import { buildSchema } from '../src/schema.js';
 import { createServer } from '../src/server.js';
-import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
+import { announceReady, instrumentClient, startControlServer, VARIANT_TIMEOUT_MS, variantEnv } from './lib/instrument.js';
 
 /**
  * Every root field of the served schema (Query, Mutation, Subscription), each with `anyone`.
@@ -27,8 +27,8 @@ function openRules(): Record<string, Rule> {
   return Object.fromEntries([...names].map((name) => [name, anyone]));
 }
 
-const { endpoint, tableName } = variantEnv();
-const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: 10_000 });
+const { endpoint, tableName, requestHandler } = variantEnv();
+const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: VARIANT_TIMEOUT_MS, requestHandler });
 instrumentClient(db.client);
 const server = createServer({
   db,

@@ -8,10 +8,10 @@ import { pino } from 'pino';
 import { createVerifier } from '../src/auth/verifier.js';
 import { createDatabase } from '../src/db/database.js';
 import { createServer } from '../src/server.js';
-import { announceReady, instrumentClient, instrumentStreamsClient, startControlServer, variantEnv } from './lib/instrument.js';
+import { announceReady, instrumentClient, instrumentStreamsClient, startControlServer, VARIANT_TIMEOUT_MS, variantEnv } from './lib/instrument.js';
 
-const { endpoint, tableName } = variantEnv();
-const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: 10_000 });
+const { endpoint, tableName, requestHandler } = variantEnv();
+const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: VARIANT_TIMEOUT_MS, requestHandler });
 instrumentClient(db.client);
 instrumentStreamsClient(db.streams);
 const server = createServer({

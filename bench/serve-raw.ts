@@ -6,12 +6,12 @@
 import { createServer } from 'node:http';
 import { CallCounter, countedDatabase } from '../src/db/call-counter.js';
 import { createDatabase } from '../src/db/database.js';
-import { announceReady, instrumentClient, startControlServer, variantEnv } from './lib/instrument.js';
+import { announceReady, instrumentClient, startControlServer, VARIANT_TIMEOUT_MS, variantEnv } from './lib/instrument.js';
 import type { OperationName } from './lib/operations.js';
 import { RawError, rawHandlers } from './lib/raw-handlers.js';
 
-const { endpoint, tableName } = variantEnv();
-const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: 10_000 });
+const { endpoint, tableName, requestHandler } = variantEnv();
+const db = createDatabase(tableName, { region: 'us-east-1', endpoint, local: true, maxAttempts: 3, timeoutMs: VARIANT_TIMEOUT_MS, requestHandler });
 instrumentClient(db.client);
 
 const server = createServer((req, res) => {

@@ -57,6 +57,7 @@ const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -65,6 +66,8 @@ interface Served {
   db: Database;
   url: string;
   token: string;
+  /** Capacity units DynamoDB (Local) reported per request, from the server's request log, by operation name. */
+  reported: Map<string, number[]>;
   stop(): Promise<void>;
 }
 
@@ -76,9 +79,20 @@ async function serve(endpoint: string, statusShards: number): Promise<Served> {
     { layout: { statusShards } },
   );
   await ensureTable(db.client, tableName, { statusShards });
+  // The request log line carries the capacity DynamoDB reported for the request (ReturnConsumedCapacity).
+  const reported = new Map<string, number[]>();
+  const logStream = {
+    write(line: string) {
+      const entry = JSON.parse(line) as { msg?: string; operation?: string | null; capacityUnits?: number };
+      if (entry.msg !== 'graphql request' || !entry.operation || entry.capacityUnits === undefined) return;
+      const list = reported.get(entry.operation) ?? [];
+      list.push(entry.capacityUnits);
+      reported.set(entry.operation, list);
+    },
+  };
   const server = createServer({
     db,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, logStream),
     verifier: createVerifier({ secret: SECRET, userClaim: 'sub', groupsClaim: 'groups', adminGroup: 'admin' }),
     production: false,
     dynamoExtensions: true,
@@ -87,7 +101,7 @@ async function serve(endpoint: string, statusShards: number): Promise<Served> {
   });
   const port = await server.listen(0, '127.0.0.1');
   const token = await signToken(SECRET, { userId: 'bench-admin', groups: ['admin'] });
-  return { db, url: `http://127.0.0.1:${port}/graphql`, token, stop: () => server.stop() };
+  return { db, url: `http://127.0.0.1:${port}/graphql`, token, reported, stop: () => server.stop() };
 }
 
 interface Answer {
@@ -107,7 +121,7 @@ async function gql(s: Served, query: string, variables: Record<string, unknown> 
   return { ms: performance.now() - t0, body };
 }
 
-const BY_STATUS = `query($st: OrderStatus!, $first: Int!, $after: String) {
+const BY_STATUS = `query OrdersByStatus($st: OrderStatus!, $first: Int!, $after: String) {
   ordersByStatus(status: $st, first: $first, after: $after) { edges { node { id status totalCents } } pageInfo { hasNextPage endCursor } }
 }`;
 
@@ -135,7 +149,7 @@ async function writeOrders(db: Database, n: number): Promise<Map<OrderStatus, st
 interface ReadRow {
   shards: number;
   orders: number;
-  firstPage: { calls: number; queries: number; p50Ms: number; p95Ms: number; rcuPerPage: number };
+  firstPage: { calls: number; queries: number; p50Ms: number; p95Ms: number; rcuPerPage: number; reportedPerPage: number };
   walk: { status: OrderStatus; orders: number; pages: number; calls: number; callsPerPage: number; exactlyOnce: boolean; lastPageCalls: number };
 }
 
@@ -180,7 +194,7 @@ async function measureReads(endpoint: string, shards: number): Promise<ReadRow> 
     return {
       shards,
       orders: CFG.orders,
-      firstPage: { calls, queries, p50Ms: percentile(ms, 50), p95Ms: percentile(ms, 95), rcuPerPage },
+      firstPage: { calls, queries, p50Ms: percentile(ms, 50), p95Ms: percentile(ms, 95), rcuPerPage, reportedPerPage: mean(s.reported.get('OrdersByStatus') ?? []) },
       walk: {
         status,
         orders: expected.length,
@@ -217,6 +231,8 @@ interface CapacityRun {
   consumed: CapacityStats['consumed']['byOperation'];
   /** Write units one placed order put on its status shard (GSI3), from the model. */
   gsi3WcuPerOrder: number;
+  /** Capacity units DynamoDB Local reported per placed order (its own accounting, total of read and write). */
+  reportedPerOrder: number;
   orders: number;
 }
 
@@ -227,7 +243,7 @@ async function inBatches<T>(n: number, fn: (i: number) => Promise<T>): Promise<T
   return out;
 }
 
-const PLACE = `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }`;
+const PLACE = `mutation PlaceOrder($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }`;
 
 async function measureWrites(endpoint: string, shards: number): Promise<CapacityRun> {
   const s = await serve(endpoint, shards);
@@ -295,7 +311,14 @@ async function measureWrites(endpoint: string, shards: number): Promise<Capacity
       const gsi3Wcu = gsi3.reduce((n, [, v]) => n + v.wcu, 0);
       // Only the last rate's orders are in the stats (reset before each rate).
       const lastPlaced = rows.at(-1)!.placed;
-      return { shards, rows, consumed: stats.consumed.byOperation, gsi3WcuPerOrder: lastPlaced > 0 ? gsi3Wcu / lastPlaced : Number.NaN, orders: placedTotal };
+      return {
+        shards,
+        rows,
+        consumed: stats.consumed.byOperation,
+        gsi3WcuPerOrder: lastPlaced > 0 ? gsi3Wcu / lastPlaced : Number.NaN,
+        reportedPerOrder: mean(s.reported.get('PlaceOrder') ?? []),
+        orders: placedTotal,
+      };
     } finally {
       model.remove();
     }
@@ -313,11 +336,11 @@ function markdown(reads: ReadRow[], writes: CapacityRun[], started: string, seco
   const out: string[] = [];
   out.push(`Run ${started} in ${f1(seconds / 60)} min, Node ${process.version}, DynamoDB Local in memory (\`npm run bench:shards\`).`, '');
   out.push(`### ordersByStatus by shard count (${CFG.orders.toLocaleString('en-US')} orders over 5 statuses, first: ${PAGE_SIZE}, 1 client, ${CFG.requests} requests)`, '');
-  out.push('| Shards | Calls, first page | RCU per page | p50 | p95 | Pages through PAID | Calls per page (mean) | Calls, last page | Every order once |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| Shards | Calls, first page | RCU per page (model) | Capacity reported by DynamoDB Local | p50 | p95 | Pages through PAID | Calls per page (mean) | Calls, last page | Every order once |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of reads) {
     out.push(
-      `| ${r.shards} | ${r.firstPage.calls} (${r.firstPage.queries} Query, one wave) | ${f1(r.firstPage.rcuPerPage)} | ${f2(r.firstPage.p50Ms)} ms | ${f2(r.firstPage.p95Ms)} ms | ${r.walk.pages} | ${f2(r.walk.callsPerPage)} | ${r.walk.lastPageCalls} | ${r.walk.exactlyOnce ? 'yes' : '**no**'} |`,
+      `| ${r.shards} | ${r.firstPage.calls} (${r.firstPage.queries} Query, one wave) | ${f1(r.firstPage.rcuPerPage)} | ${f1(r.firstPage.reportedPerPage)} | ${f2(r.firstPage.p50Ms)} ms | ${f2(r.firstPage.p95Ms)} ms | ${r.walk.pages} | ${f2(r.walk.callsPerPage)} | ${r.walk.lastPageCalls} | ${r.walk.exactlyOnce ? 'yes' : '**no**'} |`,
     );
   }
   out.push('', `### placeOrder under the capacity model (${CFG.wcu} WCU/s per partition key, scaled down from DynamoDB's ${REAL_WCU.toLocaleString('en-US')}; ${CFG.rateSeconds} s per rate, open loop)`, '');
@@ -339,6 +362,12 @@ function markdown(reads: ReadRow[], writes: CapacityRun[], started: string, seco
       out.push(`| ${w.shards} | ${op} | ${u.calls} | ${f1(u.rcu)} | ${f1(u.wcu)} | ${f2(u.rcu / u.calls)} | ${f2(u.wcu / u.calls)} |`);
     }
   }
+  out.push(
+    '',
+    `A placed order (one line) as DynamoDB Local reports it (\`ReturnConsumedCapacity\`, the request log's \`capacityUnits\`): ` +
+      writes.map((w) => `${f1(w.reportedPerOrder)} units with ${w.shards} shard(s)`).join(', ') +
+      '; the model above counts what real DynamoDB charges, index writes included.',
+  );
   const rcuPerShard = reads.length ? reads.reduce((n, r) => n + r.firstPage.rcuPerPage / r.shards, 0) / reads.length : 1;
   out.push(
     '',

@@ -21,9 +21,11 @@
 import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { constants as perf, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { traceCountedCalls, type CallCounter } from '../../src/db/call-counter.js';
+import { replayHandlerFromEnv, replayStats } from './replay.js';
 
 export interface Span {
   op: string;
@@ -169,7 +171,23 @@ function memory() {
   };
 }
 
-/** The control server: GET /last, GET /memory, GET /counters, POST /tracking?on=1|0. */
+/** Garbage collections of this process (main-thread pauses), observed in the replay phase only. */
+const gc = { count: 0, ms: 0, majorCount: 0, majorMs: 0 };
+
+function observeGc(): void {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.majorCount++;
+        gc.majorMs += e.duration;
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
+/** The control server: GET /last, GET /memory, GET /counters, GET /replay, GET /now, POST /tracking?on=1|0. */
 export function startControlServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -182,6 +200,10 @@ export function startControlServer(): Promise<{ server: Server; port: number }> 
       return send({ calls: spans.length, waves: Math.max(0, ...spans.map((s) => s.depth)), timingWaves: timingWaves(spans), spans });
     }
     if (url.pathname === '/memory') return send(memory());
+    // Record / replay of DynamoDB's answers (bench/lib/replay.ts): hits, misses, entries.
+    if (url.pathname === '/replay') return send({ ...replayStats(), gc, cpuMs: cpuMs(), memory: memory() });
+    // The monotonic clock in µs (that of a --cpu-prof profile's timestamps), to cut a profile to a window.
+    if (url.pathname === '/now') return send({ us: Number(process.hrtime.bigint() / 1000n) });
     if (url.pathname === '/counters') return send({ request: totals.request, outsideRequest: outsideRequest(), stream: totals.stream, cpuMs: cpuMs(), memory: memory() });
     if (url.pathname === '/tracking' && req.method === 'POST') {
       setTracking(url.searchParams.get('on') === '1');
@@ -202,11 +224,22 @@ export function announceReady(port: number, controlPort: number): void {
 export interface VariantEnv {
   endpoint: string;
   tableName: string;
+  /**
+   * The DynamoDB client's HTTP layer in the replay phase (BENCH_REPLAY_HANDLER=record:<file> |
+   * replay:<file>, bench/lib/replay.ts); undefined otherwise: the SDK's own, as in production.
+   */
+  requestHandler: unknown;
 }
+
+/** The timeout the variants give their DynamoDB client (also the recording handler's). */
+export const VARIANT_TIMEOUT_MS = 10_000;
 
 export function variantEnv(): VariantEnv {
   const endpoint = process.env.BENCH_DYNAMODB_ENDPOINT;
   const tableName = process.env.BENCH_TABLE_NAME;
   if (!endpoint || !tableName) throw new Error('BENCH_DYNAMODB_ENDPOINT and BENCH_TABLE_NAME must be set (the harness sets them)');
-  return { endpoint, tableName };
+  const requestHandler = replayHandlerFromEnv(VARIANT_TIMEOUT_MS);
+  // GC pauses are counted in the replay phase only (the GC study reads them).
+  if (requestHandler) observeGc();
+  return { endpoint, tableName, requestHandler };
 }
