@@ -364,7 +364,7 @@ function markdown(reads: ReadRow[], writes: CapacityRun[], started: string, seco
   }
   out.push(
     '',
-    `A placed order (one line) as DynamoDB Local reports it (\`ReturnConsumedCapacity\`, the request log's \`capacityUnits\`): ` +
+    `placeOrder (one line) as DynamoDB Local reports it (\`ReturnConsumedCapacity\`, the request log's \`capacityUnits\`, mean per request, failed ones included): ` +
       writes.map((w) => `${f1(w.reportedPerOrder)} units with ${w.shards} shard(s)`).join(', ') +
       '; the model above counts what real DynamoDB charges, index writes included.',
   );
