@@ -265,7 +265,7 @@ describe('faults injected into the real SDK client', () => {
     expect(contractBreaches(results)).toEqual([]);
     expect(results.filter((r) => r.outcome === 'ok').length).toBeGreaterThan(results.length / 2);
 
-    const report = checkInvariants(await scanTable(db), initialStock);
+    const report = checkInvariants(await scanTable(db), initialStock, db.layout.statusShards);
     console.log(`[faults at a rate] table: ${report.orders} orders, ${report.lines} lines, by status ${JSON.stringify(report.byStatus)}`);
     expect(report.violations).toEqual([]);
     // Every acknowledged order is stored; an unacknowledged one (lost response) may be too.
@@ -426,7 +426,7 @@ describe('DynamoDB Local killed and restarted mid-run', () => {
     expect(fullyDown.length).toBeGreaterThan(0);
     expect(new Set(fullyDown.map((r) => r.outcome))).toEqual(new Set(['SERVICE_UNAVAILABLE']));
     // Nothing is half-written.
-    const report = checkInvariants(items, initialStock);
+    const report = checkInvariants(items, initialStock, db.layout.statusShards);
     console.log(`[kill/restart] table: ${report.orders} orders, ${report.lines} lines, by status ${JSON.stringify(report.byStatus)}, stock ${JSON.stringify(Object.values(report.stock))}`);
     expect(report.violations).toEqual([]);
   });

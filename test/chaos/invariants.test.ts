@@ -110,7 +110,7 @@ describe('hundreds of concurrent orders over scarce stock, with cancels, status 
 
     const count = (op: string, code: string) => outcomes.filter((o) => o.op === op && o.code === code).length;
     const items = await scanTable(s.db);
-    const report = checkInvariants(items, initialStock);
+    const report = checkInvariants(items, initialStock, s.db.layout.statusShards);
     const numbers = {
       seconds: Number(seconds.toFixed(1)),
       placeOrderCalls: outcomes.filter((o) => o.op === 'placeOrder').length,

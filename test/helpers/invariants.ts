@@ -1,3 +1,4 @@
+import { keys } from '../../src/db/keys.js';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Database } from '../../src/db/database.js';
 
@@ -34,10 +35,10 @@ export interface InvariantReport {
  * 2. for each product: stock + units in orders that are not CANCELLED = initial stock;
  * 3. no stock is negative;
  * 4. every user's orderCount equals the orders stored for that user;
- * 5. every order's status index entry (GSI3PK) matches its status;
+ * 5. every order's status index entry (GSI3PK) matches its status, in the order's own shard;
  * 6. every idempotency record points to an order that exists.
  */
-export function checkInvariants(items: Item[], initialStock: Record<string, number>): InvariantReport {
+export function checkInvariants(items: Item[], initialStock: Record<string, number>, statusShards: number): InvariantReport {
   const violations: string[] = [];
   const orders = new Map<string, Item>();
   const linesByOrder = new Map<string, Item[]>();
@@ -66,7 +67,8 @@ export function checkInvariants(items: Item[], initialStock: Record<string, numb
     if (numbers !== expected) violations.push(`order ${id}: itemCount ${o.itemCount} but lines [${numbers}]`);
     const total = lines.reduce((sum, l) => sum + l.lineTotalCents, 0);
     if (total !== o.totalCents) violations.push(`order ${id}: totalCents ${o.totalCents} but lines add up to ${total}`);
-    if (o.GSI3PK !== `STATUS#${o.status}`) violations.push(`order ${id}: status ${o.status} but GSI3PK ${o.GSI3PK}`);
+    const indexKey = keys.statusIndex(o.status as string, id, statusShards).GSI3PK;
+    if (o.GSI3PK !== indexKey) violations.push(`order ${id}: status ${o.status} but GSI3PK ${o.GSI3PK}, not ${indexKey}`);
     if (o.status !== 'CANCELLED') {
       for (const l of lines) ordered[l.productId] = (ordered[l.productId] ?? 0) + l.quantity;
     }
