@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import { BATCH_GET_MAX_KEYS } from '../db/batch-get.js';
 import { MAX_KEY_VALUE_BYTES } from '../db/cursor.js';
 import type { Address } from '../model/address.js';
@@ -9,6 +8,7 @@ import type { OrderPage } from '../repositories/order-repository.js';
 import type { ProductPage } from '../repositories/product-repository.js';
 import type { Repositories } from '../repositories/repositories.js';
 import type { UserWithAddresses } from '../repositories/user-repository.js';
+import { SettledLoader } from './settled-loader.js';
 
 export interface PageKey {
   first: number;
@@ -56,7 +56,7 @@ function keyProblem(id: string): string | undefined {
  * Ids that cannot be keys get their own Error and are not sent.
  */
 function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promise<(T | Error | undefined)[]>) {
-  return new DataLoader<string, T | null>(
+  return new SettledLoader<string, T | null>(
     async (ids) => {
       const results: (T | null | Error)[] = ids.map((id) => {
         const why = keyProblem(id);
@@ -92,9 +92,9 @@ export function createLoaders(repos: Repositories) {
   const productById = entityLoader<Product>('product', (ids) => repos.products.getProducts(ids));
   const orderById = entityLoader<Order>('order', (ids) => repos.orders.getOrders(ids));
 
-  const addressesByUser = new DataLoader<string, Address[]>((ids) => eachKey(ids, (id) => repos.users.listAddresses(id)));
+  const addressesByUser = new SettledLoader<string, Address[]>((ids) => eachKey(ids, (id) => repos.users.listAddresses(id)));
 
-  const userWithAddresses = new DataLoader<string, UserWithAddresses>((ids) =>
+  const userWithAddresses = new SettledLoader<string, UserWithAddresses>((ids) =>
     eachKey(ids, async (id) => {
       const found = await repos.users.getUserWithAddresses(id);
       userById.prime(id, found.user ?? null);
@@ -103,7 +103,7 @@ export function createLoaders(repos: Repositories) {
     }),
   );
 
-  const itemsByOrder = new DataLoader<string, OrderLine[]>((ids) =>
+  const itemsByOrder = new SettledLoader<string, OrderLine[]>((ids) =>
     eachKey(ids, async (id) => {
       const found = await repos.orders.getOrderWithItems(id);
       orderById.prime(id, found?.order ?? null);
@@ -112,7 +112,7 @@ export function createLoaders(repos: Repositories) {
   );
 
   /** The order header and its lines in one Query; for `order(id) { items { ... } }`. */
-  const orderWithItems = new DataLoader<string, Order | null>((ids) =>
+  const orderWithItems = new SettledLoader<string, Order | null>((ids) =>
     eachKey(ids, async (id) => {
       const found = await repos.orders.getOrderWithItems(id);
       orderById.prime(id, found?.order ?? null);
@@ -132,17 +132,17 @@ export function createLoaders(repos: Repositories) {
     return page;
   };
 
-  const userOrders = new DataLoader<PageKey & { userId: string }, OrderPage, string>(
+  const userOrders = new SettledLoader<PageKey & { userId: string }, OrderPage, string>(
     (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listUserOrders(r.userId, r.first, r.after))),
     { cacheKeyFn: pageKey },
   );
 
-  const ordersByStatus = new DataLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
+  const ordersByStatus = new SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
     (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listOrdersByStatus(r.status, r.first, r.after))),
     { cacheKeyFn: pageKey },
   );
 
-  const featuredProducts = new DataLoader<PageKey, ProductPage, string>(
+  const featuredProducts = new SettledLoader<PageKey, ProductPage, string>(
     (reqs) =>
       eachKey(reqs, async (r) => {
         const page = await repos.products.listFeatured(r.first, r.after);

@@ -36,16 +36,23 @@ export function createRequestData(repos: Repositories) {
 
   const users = {
     /** With `withAddresses`, the profile and its addresses come from one Query on their partition. */
-    get(id: string, opts: { withAddresses?: boolean } = {}): Promise<User | null> {
-      return opts.withAddresses ? loaders.userWithAddresses.load(id).then((f) => f.user ?? null) : loaders.userById.load(id);
+    get(id: string, opts: { withAddresses?: boolean } = {}): User | null | Promise<User | null> {
+      return opts.withAddresses ? loaders.userWithAddresses.load(id).then((f) => f.user ?? null) : loaders.userById.now(id);
     },
     async getMany(ids: readonly string[], opts: { withAddresses?: boolean } = {}): Promise<(User | null | Error)[]> {
       if (!opts.withAddresses) return loaders.userById.loadMany(ids);
       return (await loaders.userWithAddresses.loadMany(ids)).map((f) => (f instanceof Error ? f : (f.user ?? null)));
     },
-    addresses: (userId: string): Promise<Address[]> => loaders.addressesByUser.load(userId),
-    /** A page of the user's orders, newest first, with every order's lines loaded alongside. */
-    orders: (userId: string, page: PageArgs): Promise<Connection<Order>> => loaders.userOrders.load({ userId, ...page }),
+    addresses: (userId: string): Address[] | Promise<Address[]> => loaders.addressesByUser.now(userId),
+    /**
+     * A page of the user's orders, newest first, with every order's lines loaded alongside.
+     * With `withProducts`, the lines' products are read too (one batch) before the page is
+     * answered, so everything below it is answered in place.
+     */
+    orders(userId: string, page: PageArgs, opts: { withProducts?: boolean } = {}): Connection<Order> | Promise<Connection<Order>> {
+      const connection = loaders.userOrders.now({ userId, ...page });
+      return opts.withProducts ? afterLineProducts(connection) : connection;
+    },
     /**
      * Starts reading a page of orders now (e.g. alongside the profile), so `orders()` with the same
      * page finds it loaded, one round trip earlier. A failure is kept for that `orders()` call,
@@ -88,7 +95,7 @@ export function createRequestData(repos: Repositories) {
   };
 
   const products = {
-    get: (id: string): Promise<Product | null> => loaders.productById.load(id),
+    get: (id: string): Product | null | Promise<Product | null> => loaders.productById.now(id),
     getMany: (ids: readonly string[]): Promise<(Product | null | Error)[]> => loaders.productById.loadMany(ids),
     featured: (page: PageArgs): Promise<Connection<Product>> => loaders.featuredProducts.load(page),
 
@@ -109,12 +116,43 @@ export function createRequestData(repos: Repositories) {
     },
   };
 
+  /** Loads the products `lines` name that are not loaded yet, in one batch; undefined when none is missing. */
+  const loadProductsOf = (lines: Iterable<OrderLine>): Promise<unknown> | undefined => {
+    const missing: string[] = [];
+    for (const l of lines) if (!loaders.productById.peek(l.productId)) missing.push(l.productId);
+    return missing.length === 0 ? undefined : loaders.productById.loadMany(missing);
+  };
+
+  /** `lines` once the products they name are loaded (at once when they are already). */
+  const withProductsLoaded = (lines: OrderLine[]): OrderLine[] | Promise<OrderLine[]> =>
+    loadProductsOf(lines)?.then(() => lines) ?? lines;
+
+  /** A page of orders once the products of the lines loaded with it are loaded too. */
+  const afterLineProducts = async (connection: Connection<Order> | Promise<Connection<Order>>): Promise<Connection<Order>> => {
+    const page = await connection;
+    const lines = page.edges.flatMap(({ node }) => {
+      const loaded = loaders.itemsByOrder.peek(node.id);
+      return loaded?.ok ? loaded.value : [];
+    });
+    await loadProductsOf(lines);
+    return page;
+  };
+
   const orders = {
     /** With `withItems`, the header and its lines come from one Query on the order's partition. */
     get(id: string, opts: { withItems?: boolean } = {}): Promise<Order | null> {
       return opts.withItems ? loaders.orderWithItems.load(id) : loaders.orderById.load(id);
     },
-    items: (orderId: string): Promise<OrderLine[]> => loaders.itemsByOrder.load(orderId),
+    /**
+     * An order's lines. With `withProducts`, their products are read too (one batch for every
+     * order asking in the same tick) before the lines are answered, so each line's `product`
+     * is answered in place instead of each waiting on its own promise.
+     */
+    items(orderId: string, opts: { withProducts?: boolean } = {}): OrderLine[] | Promise<OrderLine[]> {
+      const lines = loaders.itemsByOrder.now(orderId);
+      if (!opts.withProducts) return lines;
+      return lines instanceof Promise ? lines.then(withProductsLoaded) : withProductsLoaded(lines);
+    },
     byStatus: (status: OrderStatus, page: PageArgs): Promise<Connection<Order>> => loaders.ordersByStatus.load({ status, ...page }),
 
     /** Places the order; its lines, the user's new count and the products' new stock are cached. */

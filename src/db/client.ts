@@ -36,6 +36,10 @@ function clientConfig(opts: ClientOptions) {
 
 export function createDynamoClient(opts: ClientOptions): DynamoDBClient {
   const client = new DynamoDBClient(clientConfig(opts));
+  // The SDK's logger middleware copies every input and output through its log filter even
+  // with no logger configured (about 0.06 ms per call in the benchmark's profile). This client
+  // has no logger: calls are logged and measured by our own middleware and request log.
+  client.middlewareStack.remove('loggerMiddleware');
   addCallObservation(client);
   return client;
 }

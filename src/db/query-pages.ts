@@ -94,8 +94,28 @@ export interface PageRequest {
   isNode?: (item: Item) => boolean;
 }
 
+/** A node of a page and its cursor. */
+export interface PageNode {
+  item: Item;
+  readonly cursor: string;
+}
+
+/**
+ * A node whose cursor is encoded when first read: most queries select no edge cursor, and
+ * encoding one (JSON and base64 of the node's key) for every node of every page is wasted work.
+ */
+export function pageNode(item: Item, encode: () => string): PageNode {
+  let cursor: string | undefined;
+  return {
+    item,
+    get cursor() {
+      return (cursor ??= encode());
+    },
+  };
+}
+
 export interface Page {
-  nodes: { item: Item; cursor: string }[];
+  nodes: PageNode[];
   /** Every item read up to the last node (nodes and the items riding along with them). */
   items: Item[];
   hasNextPage: boolean;
@@ -164,7 +184,7 @@ export async function queryPage(
           done = true;
           break;
         }
-        nodes.push({ item: raw, cursor: encodeCursor(spec.scope, positionOf(q, raw)) });
+        nodes.push(pageNode(raw, () => encodeCursor(spec.scope, positionOf(q, raw))));
       }
       items.push(raw);
     }
@@ -254,7 +274,8 @@ export function mergeShardPages(
     const m = merged[i]!;
     const done = new Set(exhausted);
     for (const a of answers) if (!a.more && (lastIndex.get(a.shard) ?? -1) <= i) done.add(a.shard);
-    nodes.push({ item: m.item, cursor: encodeShardedCursor(spec, { after: m.key, exhausted: [...done].sort((x, y) => x - y) }) });
+    const position = { after: m.key, exhausted: [...done].sort((x, y) => x - y) };
+    nodes.push(pageNode(m.item, () => encodeShardedCursor(spec, position)));
   }
   return {
     nodes,

@@ -15,7 +15,13 @@ export interface Connection<T> {
  */
 export function toConnection<T>(page: Page, fromItem: (item: Record<string, unknown>) => T): Connection<T> {
   return {
-    edges: convertSkippingMalformed(page.nodes, (n) => ({ cursor: n.cursor, node: fromItem(n.item) })),
+    // The edge's cursor is the page node's, still encoded only if read (query-pages.ts pageNode).
+    edges: convertSkippingMalformed(page.nodes, (n) => ({
+      node: fromItem(n.item),
+      get cursor() {
+        return n.cursor;
+      },
+    })),
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
   };
 }

@@ -4,7 +4,7 @@ import type { RequestData } from '../data/request-data.js';
 import { recordCommitted } from '../plugins/committed-writes.js';
 import { addressRules, createUserRules, parseId, parseIds, parseInput, parsePage, updateUserRules } from '../validation.js';
 import { listItems } from './list-items.js';
-import { selectedFields, selectsField } from './lookahead.js';
+import { selectedFields, selectsField, selectsPath } from './lookahead.js';
 
 /**
  * Starts the GSI1 Query for each `orders` field in the selection while the profile is being
@@ -47,7 +47,9 @@ export const userResolvers: Resolvers = {
   },
   User: {
     addresses: (user, _a, { data }) => data.users.addresses(user.id),
-    orders: (user, args, { data }) => data.users.orders(user.id, parsePage(args)),
+    // With the lines' products in the selection, they are read before the page is answered.
+    orders: (user, args, { data }, info) =>
+      data.users.orders(user.id, parsePage(args), { withProducts: selectsPath(info, 'edges.node.items.product') }),
   },
   Mutation: {
     createUser: async (_p, { input }, { data, committed, caller }, info) => {

@@ -50,6 +50,30 @@ describe('a malformed product read by id', () => {
     }
   });
 
+  it("under a user's orders page, is an error at its own line's product only: the page's products are still one BatchGetItem", async () => {
+    const user = await createUser(s);
+    const good = await createProduct(s);
+    const bad = await createProduct(s);
+    expect((await placeOrder(s, user.id, [{ productId: good.id, quantity: 1 }, { productId: bad.id, quantity: 1 }])).errors).toBeUndefined();
+    expect((await placeOrder(s, user.id, [{ productId: bad.id, quantity: 2 }])).errors).toBeUndefined();
+    await corrupt(s, keys.product(bad.id), withoutName);
+    const r = await s.gql(`query($id: ID!) { user(id: $id) { orders(first: 10) { edges { node { items { quantity product { id name } } } } } } }`, {
+      id: user.id,
+    });
+    const orders = r.data!.user.orders.edges.map((e: { node: unknown }) => e.node);
+    // Newest first: the order of the bad product alone, then the order with both lines.
+    expect(orders).toEqual([
+      { items: [{ quantity: 2, product: null }] },
+      { items: [{ quantity: 1, product: { id: good.id, name: good.name } }, { quantity: 1, product: null }] },
+    ]);
+    expect(r.errors!.map((e) => e.path)).toEqual([
+      ['user', 'orders', 'edges', 0, 'node', 'items', 0, 'product'],
+      ['user', 'orders', 'edges', 1, 'node', 'items', 1, 'product'],
+    ]);
+    for (const e of r.errors!) expect(e.message).toContain(`stored Product PRODUCT#${bad.id} is malformed`);
+    expect(r.extensions!.dynamodb).toMatchObject({ calls: 3, operations: { BatchGetItem: 2, Query: 1 } });
+  });
+
   it('is masked in production', async () => {
     const prod = await startTestServer({ production: true });
     try {

@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor } from '../../src/db/cursor.js';
 import {
   buildQueryInput,
   cursorSpec,
+  pageNode,
   pageQuery,
   partitionQuery,
   positionAttributes,
@@ -168,6 +169,17 @@ const featuredProducts = (n: number): Item[] =>
   ).sort((a, b) => ((a.GSI2SK ?? '') < (b.GSI2SK ?? '') ? 1 : -1));
 
 const ids = (page: { nodes: { item: Item }[] }) => page.nodes.map((n) => n.item.id);
+
+describe('pageNode', () => {
+  it('encodes its cursor when first read, once', () => {
+    let encoded = 0;
+    const node = pageNode({ PK: 'A' }, () => `cursor ${++encoded}`);
+    expect(encoded).toBe(0);
+    expect(node.cursor).toBe('cursor 1');
+    expect(node.cursor).toBe('cursor 1');
+    expect(encoded).toBe(1);
+  });
+});
 
 describe('queryPage', () => {
   it('sizes the first Query for the typical node and a follow-up for the largest', async () => {
