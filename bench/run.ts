@@ -31,7 +31,7 @@
  * BENCH_REPLAY_CONCURRENCY ("1,10,50"; gc "1,50"), BENCH_REPLAY_SECONDS (BENCH_LOAD_SECONDS),
  * BENCH_REPLAY_OUT (output path prefix instead of bench/results/{replay,gc}-latest + README),
  * BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
- * BENCH_PROFILE_REQUESTS (3000), BENCH_PROFILE_DIR (default <tmpdir>/bench-profiles).
+ * BENCH_PROFILE_REQUESTS (3000), BENCH_PROFILE_INTERVAL_US (1000, the profiles' sampling interval), BENCH_PROFILE_DIR (default <tmpdir>/bench-profiles).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -683,6 +683,8 @@ const REPLAY = {
   gcRepeats: env('BENCH_GC_REPEATS', 3),
   profileOp: (process.env.BENCH_PROFILE_OP ?? 'UserOrders') as OperationName,
   profileRequests: env('BENCH_PROFILE_REQUESTS', 3000),
+  /** Sampling interval of the CPU profiles, µs (V8's default is 1000). */
+  profileIntervalUs: env('BENCH_PROFILE_INTERVAL_US', 1000),
   profileDir: process.env.BENCH_PROFILE_DIR ?? join(tmpdir(), 'bench-profiles'),
 };
 for (const op of REPLAY_MODE ? [...REPLAY.ops, REPLAY.profileOp] : []) {
@@ -1130,7 +1132,7 @@ async function profileOne(rec: RecordedRequests, variant: ReplayVariant, dir: st
   mkdirSync(own, { recursive: true });
   const server = await startVariant(variant, NO_ENDPOINT, rec.tableName, {
     replayHandler: `replay:${recordingFile(variant)}`,
-    nodeFlags: [...PRODUCTION_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${own}`],
+    nodeFlags: [...PRODUCTION_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${own}`, `--cpu-prof-interval=${REPLAY.profileIntervalUs}`],
   });
   let run: Omit<ProfiledRun, 'file' | 'summary'> & { fromUs: number; toUs: number };
   try {

@@ -83,87 +83,111 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
  * them with BatchGetItem (100 keys per call). Loaders that read a partition also prime the
  * entity loaders with what they found, so a later resolver asking for the same user, order or
  * line costs no call at all. Every batch function answers per key: one key's failure is that
- * key's error alone.
+ * key's error alone. Each loader is made when the request first uses it (most requests use a
+ * few of them).
  */
-export function createLoaders(repos: Repositories) {
-  const pageKey = (k: object) => JSON.stringify(k);
+export class Loaders {
+  constructor(private readonly repos: Repositories) {}
 
-  const userById = entityLoader<User>('user', (ids) => repos.users.getUsers(ids));
-  const productById = entityLoader<Product>('product', (ids) => repos.products.getProducts(ids));
-  const orderById = entityLoader<Order>('order', (ids) => repos.orders.getOrders(ids));
+  #userById?: SettledLoader<string, User | null>;
+  get userById() {
+    return (this.#userById ??= entityLoader<User>('user', (ids) => this.repos.users.getUsers(ids)));
+  }
 
-  const addressesByUser = new SettledLoader<string, Address[]>((ids) => eachKey(ids, (id) => repos.users.listAddresses(id)));
+  #productById?: SettledLoader<string, Product | null>;
+  get productById() {
+    return (this.#productById ??= entityLoader<Product>('product', (ids) => this.repos.products.getProducts(ids)));
+  }
 
-  const userWithAddresses = new SettledLoader<string, UserWithAddresses>((ids) =>
-    eachKey(ids, async (id) => {
-      const found = await repos.users.getUserWithAddresses(id);
-      userById.prime(id, found.user ?? null);
-      addressesByUser.prime(id, found.addresses);
-      return found;
-    }),
-  );
+  #orderById?: SettledLoader<string, Order | null>;
+  get orderById() {
+    return (this.#orderById ??= entityLoader<Order>('order', (ids) => this.repos.orders.getOrders(ids)));
+  }
 
-  const itemsByOrder = new SettledLoader<string, OrderLine[]>((ids) =>
-    eachKey(ids, async (id) => {
-      const found = await repos.orders.getOrderWithItems(id);
-      orderById.prime(id, found?.order ?? null);
-      return found?.items ?? [];
-    }),
-  );
+  #addressesByUser?: SettledLoader<string, Address[]>;
+  get addressesByUser() {
+    return (this.#addressesByUser ??= new SettledLoader<string, Address[]>((ids) => eachKey(ids, (id) => this.repos.users.listAddresses(id))));
+  }
 
+  #userWithAddresses?: SettledLoader<string, UserWithAddresses>;
+  get userWithAddresses() {
+    return (this.#userWithAddresses ??= new SettledLoader<string, UserWithAddresses>((ids) =>
+      eachKey(ids, async (id) => {
+        const found = await this.repos.users.getUserWithAddresses(id);
+        this.userById.prime(id, found.user ?? null);
+        this.addressesByUser.prime(id, found.addresses);
+        return found;
+      }),
+    ));
+  }
+
+  #itemsByOrder?: SettledLoader<string, OrderLine[]>;
+  get itemsByOrder() {
+    return (this.#itemsByOrder ??= new SettledLoader<string, OrderLine[]>((ids) =>
+      eachKey(ids, async (id) => {
+        const found = await this.repos.orders.getOrderWithItems(id);
+        this.orderById.prime(id, found?.order ?? null);
+        return found?.items ?? [];
+      }),
+    ));
+  }
+
+  #orderWithItems?: SettledLoader<string, Order | null>;
   /** The order header and its lines in one Query; for `order(id) { items { ... } }`. */
-  const orderWithItems = new SettledLoader<string, Order | null>((ids) =>
-    eachKey(ids, async (id) => {
-      const found = await repos.orders.getOrderWithItems(id);
-      orderById.prime(id, found?.order ?? null);
-      itemsByOrder.prime(id, found?.items ?? []);
-      return found?.order ?? null;
-    }),
-  );
+  get orderWithItems() {
+    return (this.#orderWithItems ??= new SettledLoader<string, Order | null>((ids) =>
+      eachKey(ids, async (id) => {
+        const found = await this.repos.orders.getOrderWithItems(id);
+        this.orderById.prime(id, found?.order ?? null);
+        this.itemsByOrder.prime(id, found?.items ?? []);
+        return found?.order ?? null;
+      }),
+    ));
+  }
+
+  #userOrders?: SettledLoader<PageKey & { userId: string }, OrderPage, string>;
+  get userOrders() {
+    return (this.#userOrders ??= new SettledLoader<PageKey & { userId: string }, OrderPage, string>(
+      (reqs) => eachKey(reqs, async (r) => this.primeOrderPage(await this.repos.orders.listUserOrders(r.userId, r.first, r.after))),
+      { cacheKeyFn: pageKey },
+    ));
+  }
+
+  #ordersByStatus?: SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>;
+  get ordersByStatus() {
+    return (this.#ordersByStatus ??= new SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
+      (reqs) => eachKey(reqs, async (r) => this.primeOrderPage(await this.repos.orders.listOrdersByStatus(r.status, r.first, r.after))),
+      { cacheKeyFn: pageKey },
+    ));
+  }
+
+  #featuredProducts?: SettledLoader<PageKey, ProductPage, string>;
+  get featuredProducts() {
+    return (this.#featuredProducts ??= new SettledLoader<PageKey, ProductPage, string>(
+      (reqs) =>
+        eachKey(reqs, async (r) => {
+          const page = await this.repos.products.listFeatured(r.first, r.after);
+          for (const { node: product } of page.edges) this.productById.clear(product.id).prime(product.id, product);
+          return page;
+        }),
+      { cacheKeyFn: pageKey },
+    ));
+  }
 
   // prime() keeps what is cached already: a mutation earlier in this request wrote fresher
   // values than an (eventually consistent) index read. Lines are primed only when complete.
-  const primeOrderPage = (page: OrderPage) => {
+  private primeOrderPage(page: OrderPage): OrderPage {
     for (const { node: order } of page.edges) {
-      orderById.prime(order.id, order);
+      this.orderById.prime(order.id, order);
       const items = page.itemsByOrder?.get(order.id);
-      if (items && items.length === order.itemCount) itemsByOrder.prime(order.id, items);
+      if (items && items.length === order.itemCount) this.itemsByOrder.prime(order.id, items);
     }
     return page;
-  };
-
-  const userOrders = new SettledLoader<PageKey & { userId: string }, OrderPage, string>(
-    (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listUserOrders(r.userId, r.first, r.after))),
-    { cacheKeyFn: pageKey },
-  );
-
-  const ordersByStatus = new SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
-    (reqs) => eachKey(reqs, async (r) => primeOrderPage(await repos.orders.listOrdersByStatus(r.status, r.first, r.after))),
-    { cacheKeyFn: pageKey },
-  );
-
-  const featuredProducts = new SettledLoader<PageKey, ProductPage, string>(
-    (reqs) =>
-      eachKey(reqs, async (r) => {
-        const page = await repos.products.listFeatured(r.first, r.after);
-        for (const { node: product } of page.edges) productById.clear(product.id).prime(product.id, product);
-        return page;
-      }),
-    { cacheKeyFn: pageKey },
-  );
-
-  return {
-    userById,
-    productById,
-    orderById,
-    addressesByUser,
-    userWithAddresses,
-    itemsByOrder,
-    orderWithItems,
-    userOrders,
-    ordersByStatus,
-    featuredProducts,
-  };
+  }
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+const pageKey = (k: object) => JSON.stringify(k);
+
+export function createLoaders(repos: Repositories): Loaders {
+  return new Loaders(repos);
+}

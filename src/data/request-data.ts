@@ -116,16 +116,24 @@ export function createRequestData(repos: Repositories) {
     },
   };
 
-  /** Loads the products `lines` name that are not loaded yet, in one batch; undefined when none is missing. */
-  const loadProductsOf = (lines: Iterable<OrderLine>): Promise<unknown> | undefined => {
+  /** The products `lines` name that are not loaded yet. */
+  const productsToLoad = (lines: Iterable<OrderLine>): string[] => {
     const missing: string[] = [];
     for (const l of lines) if (!loaders.productById.peek(l.productId)) missing.push(l.productId);
+    return missing;
+  };
+
+  /** Loads the products `lines` name that are not loaded yet, in one batch; undefined when none is missing. */
+  const loadProductsOf = (lines: Iterable<OrderLine>): Promise<unknown> | undefined => {
+    const missing = productsToLoad(lines);
     return missing.length === 0 ? undefined : loaders.productById.loadMany(missing);
   };
 
-  /** `lines` once the products they name are loaded (at once when they are already). */
-  const withProductsLoaded = (lines: OrderLine[]): OrderLine[] | Promise<OrderLine[]> =>
-    loadProductsOf(lines)?.then(() => lines) ?? lines;
+  /** `lines`, once the products they name are loaded if `wanted()` (asked only when some is not loaded yet). */
+  const withProductsLoaded = (lines: OrderLine[], wanted: () => boolean): OrderLine[] | Promise<OrderLine[]> => {
+    const missing = productsToLoad(lines);
+    return missing.length === 0 || !wanted() ? lines : loaders.productById.loadMany(missing).then(() => lines);
+  };
 
   /** A page of orders once the products of the lines loaded with it are loaded too. */
   const afterLineProducts = async (connection: Connection<Order> | Promise<Connection<Order>>): Promise<Connection<Order>> => {
@@ -144,14 +152,16 @@ export function createRequestData(repos: Repositories) {
       return opts.withItems ? loaders.orderWithItems.load(id) : loaders.orderById.load(id);
     },
     /**
-     * An order's lines. With `withProducts`, their products are read too (one batch for every
-     * order asking in the same tick) before the lines are answered, so each line's `product`
-     * is answered in place instead of each waiting on its own promise.
+     * An order's lines. When `withProducts()` says so, their products are read too (one batch
+     * for every order asking in the same tick) before the lines are answered, so each line's
+     * `product` is answered in place instead of each waiting on its own promise. It is asked
+     * only when some of those products is not loaded yet (a page may have loaded them all).
      */
-    items(orderId: string, opts: { withProducts?: boolean } = {}): OrderLine[] | Promise<OrderLine[]> {
+    items(orderId: string, opts: { withProducts?: () => boolean } = {}): OrderLine[] | Promise<OrderLine[]> {
       const lines = loaders.itemsByOrder.now(orderId);
-      if (!opts.withProducts) return lines;
-      return lines instanceof Promise ? lines.then(withProductsLoaded) : withProductsLoaded(lines);
+      const wanted = opts.withProducts;
+      if (!wanted) return lines;
+      return lines instanceof Promise ? lines.then((l) => withProductsLoaded(l, wanted)) : withProductsLoaded(lines, wanted);
     },
     byStatus: (status: OrderStatus, page: PageArgs): Promise<Connection<Order>> => loaders.ordersByStatus.load({ status, ...page }),
 

@@ -15,7 +15,7 @@ export const orderResolvers: Resolvers = {
   Order: {
     user: (order, _a, { data }) => data.users.get(order.userId),
     // With product in the selection, the lines come with their products loaded (one batch).
-    items: (order, _a, { data }, info) => data.orders.items(order.id, { withProducts: selectsField(info, 'product') }),
+    items: (order, _a, { data }, info) => data.orders.items(order.id, { withProducts: () => selectsField(info, 'product') }),
   },
   OrderItem: {
     product: (line, _a, { data }) => data.products.get(line.productId),
