@@ -70,6 +70,7 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
       const started = process.hrtime.bigint();
       return {
         async willSendResponse({ response, contextValue, operationName }) {
+          if (!contextValue.log.isLevelEnabled('info')) return;
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const codes = (response.body.kind === 'single' ? response.body.singleResult.errors : undefined)?.map(
             (e) => e.extensions?.code,

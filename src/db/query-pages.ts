@@ -119,7 +119,8 @@ export interface Page {
   /** Every item read up to the last node (nodes and the items riding along with them). */
   items: Item[];
   hasNextPage: boolean;
-  endCursor: string | null;
+  /** The last node's cursor (encoded when read, like the nodes'). */
+  readonly endCursor: string | null;
 }
 
 /** Pure: the single-partition query that one page of `pattern` reads, for the parent `id`. */
@@ -202,7 +203,14 @@ export async function queryPage(
       break;
     }
   }
-  return { nodes, items, hasNextPage, endCursor: nodes.at(-1)?.cursor ?? null };
+  return {
+    nodes,
+    items,
+    hasNextPage,
+    get endCursor() {
+      return nodes.at(-1)?.cursor ?? null;
+    },
+  };
 }
 
 /** Pure: the Query of one shard for a page: its partition, below (or above) the position, `limit` items. */
@@ -281,7 +289,9 @@ export function mergeShardPages(
     nodes,
     items: nodes.map((n) => n.item),
     hasNextPage: merged.length > count || answers.some((a) => a.more),
-    endCursor: nodes.at(-1)?.cursor ?? null,
+    get endCursor() {
+      return nodes.at(-1)?.cursor ?? null;
+    },
   };
 }
 

@@ -22,6 +22,11 @@ export function toConnection<T>(page: Page, fromItem: (item: Record<string, unkn
         return n.cursor;
       },
     })),
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      get endCursor() {
+        return page.endCursor;
+      },
+    },
   };
 }

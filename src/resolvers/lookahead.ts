@@ -1,5 +1,5 @@
-import type { FieldNode, GraphQLResolveInfo } from 'graphql';
-import { collectFields } from '../selection.js';
+import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { collectFields, isIncluded } from '../selection.js';
 
 /**
  * The field nodes named `name` that the current field's selection asks for directly (through
@@ -9,40 +9,43 @@ import { collectFields } from '../selection.js';
  * profile. The query cost estimate sees the same selection (src/selection.ts).
  */
 export function selectedFields(info: GraphQLResolveInfo, name: string): FieldNode[] {
-  return selectedBelow(info, info.fieldNodes, name);
+  const sets = info.fieldNodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
+  return collectFields(sets, info.fragments, info.variableValues).filter((f) => f.name.value === name);
 }
 
-/**
- * The fields each field-node list selects. graphql-js gives every item of a list the same
- * `fieldNodes` array, made for this execution (so for its variables): the lookahead of a field
- * resolved for each of a page's nodes collects its selection once.
- */
-const collected = new WeakMap<readonly FieldNode[], FieldNode[]>();
-
-function selectedBelow(info: GraphQLResolveInfo, nodes: readonly FieldNode[], name: string): FieldNode[] {
-  let fields = collected.get(nodes);
-  if (!fields) {
-    const sets = nodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
-    fields = collectFields(sets, info.fragments, info.variableValues);
-    collected.set(nodes, fields);
-  }
-  return fields.filter((f) => f.name.value === name);
+export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
+  return selectsPath(info, name);
 }
 
 /**
  * Whether the selection reaches down a path of field names, e.g. `edges.node.items.product`
- * from a connection field: what a resolver reads ahead for, so the levels below it answer
- * from loaded data in place.
+ * from a connection field: what a resolver reads ahead for, so the levels below it answer from
+ * loaded data in place. It sees what execution would collect (fragments, @skip/@include), and
+ * allocates nothing on a selection without fragment spreads (this runs on every request). Each
+ * fragment is entered at most once per depth, so fragments spread many times cost no more than
+ * the document's size.
  */
 export function selectsPath(info: GraphQLResolveInfo, path: string): boolean {
-  let nodes: readonly FieldNode[] = info.fieldNodes;
-  for (const name of path.split('.')) {
-    nodes = selectedBelow(info, nodes, name);
-    if (nodes.length === 0) return false;
-  }
-  return true;
-}
-
-export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
-  return selectedFields(info, name).length > 0;
+  const names = path.split('.');
+  let entered: Set<string> | undefined;
+  const reaches = (set: SelectionSetNode, depth: number): boolean => {
+    for (const sel of set.selections) {
+      if (!isIncluded(sel, info.variableValues)) continue;
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value !== names[depth]) continue;
+        if (depth === names.length - 1) return true;
+        if (sel.selectionSet && reaches(sel.selectionSet, depth + 1)) return true;
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        if (reaches(sel.selectionSet, depth)) return true;
+      } else {
+        const key = `${depth}:${sel.name.value}`;
+        if (entered?.has(key)) continue;
+        (entered ??= new Set()).add(key);
+        const fragment = info.fragments[sel.name.value];
+        if (fragment && reaches(fragment.selectionSet, depth)) return true;
+      }
+    }
+    return false;
+  };
+  return info.fieldNodes.some((n) => n.selectionSet !== undefined && reaches(n.selectionSet, 0));
 }
