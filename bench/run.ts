@@ -30,7 +30,7 @@
  * BENCH_REPLAY_DIR (recording; default <tmpdir>/bench-replay), BENCH_REPLAY_OPS (the load ops),
  * BENCH_REPLAY_CONCURRENCY ("1,10,50"; gc "1,50"), BENCH_REPLAY_SECONDS (BENCH_LOAD_SECONDS),
  * BENCH_REPLAY_OUT (output path prefix instead of bench/results/{replay,gc}-latest + README),
- * BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
+ * BENCH_REPLAY_TARGET_RUNS (3: the replay targets are medians of this many runs of their cells), BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
  * BENCH_PROFILE_REQUESTS (3000), BENCH_PROFILE_INTERVAL_US (1000, the profiles' sampling interval), BENCH_PROFILE_DIR (default <tmpdir>/bench-profiles).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -681,6 +681,8 @@ const REPLAY = {
   out: process.env.BENCH_REPLAY_OUT,
   gcSemiSpaces: (process.env.BENCH_GC_SEMI_SPACES ?? '4,8,16').split(',').map(Number),
   gcRepeats: env('BENCH_GC_REPEATS', 3),
+  /** Runs of the target cells (the target operations at the lowest client count): the targets take their medians. */
+  targetRuns: env('BENCH_REPLAY_TARGET_RUNS', 3),
   profileOp: (process.env.BENCH_PROFILE_OP ?? 'UserOrders') as OperationName,
   profileRequests: env('BENCH_PROFILE_REQUESTS', 3000),
   /** Sampling interval of the CPU profiles, µs (V8's default is 1000). */
@@ -804,7 +806,38 @@ interface ReplayRun {
   levels: ReplayLevel[];
   /** Every recorded request sent once to each replaying server: answers identical to the recorded ones. */
   verified?: { requests: number; same: number; errors: number };
+  /** The target cells measured again, each run with a fresh pair of servers (BENCH_REPLAY_TARGET_RUNS - 1 runs). */
+  targetReruns?: ReplayRow[][];
 }
+
+/** The replay targets: the project's server time over raw per request, at the lowest client count. */
+const REPLAY_GOALS: [OperationName, string, number][] = [
+  ['UserOrders', 'nested query (UserOrders)', 1.0],
+  ['UserWithAddresses', 'single-entity read (UserWithAddresses)', 0.3],
+];
+
+/**
+ * Measures the target cells `REPLAY.targetRuns - 1` more times (fresh servers each time), so
+ * the targets are judged on a median of runs, as the end-to-end p50 target is: on a shared
+ * machine one run's CPU per request moves by ±0.2 ms.
+ */
+async function rerunTargetCells(rec: RecordedRequests, run: ReplayRun): Promise<void> {
+  const clients = Math.min(...run.rows.map((r) => r.clients));
+  const ops = REPLAY_GOALS.map(([op]) => op).filter((op) => REPLAY.ops.includes(op));
+  if (REPLAY.targetRuns <= 1 || ops.length === 0 || !Number.isFinite(clients)) return;
+  const saved = REPLAY.ops;
+  run.targetReruns = [];
+  try {
+    REPLAY.ops = ops;
+    for (let i = 1; i < REPLAY.targetRuns; i++) {
+      log(`replay targets: run ${i + 1} of ${REPLAY.targetRuns} (${ops.join(', ')} at ${clients} client${clients > 1 ? 's' : ''})`);
+      run.targetReruns.push((await measureReplay(rec, { concurrency: [clients], verify: false })).rows);
+    }
+  } finally {
+    REPLAY.ops = saved;
+  }
+}
+
 
 type ReplayControl = ReplayStats & { gc: { count: number; ms: number; majorCount: number; majorMs: number } };
 
@@ -930,21 +963,22 @@ function replayResults(startedAt: string, rec: RecordedRequests, run: ReplayRun,
   };
 }
 
-/** The issue's replay targets: the project's server time over raw per request, at 1 client. */
+/** The issue's replay targets: the project's server time over raw per request, at 1 client (median of the runs). */
 function replayTargets(run: ReplayRun): Target[] {
   const t: Target[] = [];
-  const goals: [OperationName, string, number][] = [
-    ['UserOrders', 'nested query (UserOrders)', 1.0],
-    ['UserWithAddresses', 'single-entity read (UserWithAddresses)', 0.3],
-  ];
-  for (const [op, name, goal] of goals) {
-    const row = run.rows.find((r) => r.op === op && r.clients === Math.min(...run.rows.map((x) => x.clients)));
-    if (!row) continue;
+  const sign = (x: number) => `${x >= 0 ? '+' : ''}${f2(x)}`;
+  for (const [op, name, goal] of REPLAY_GOALS) {
+    const clients = Math.min(...run.rows.map((x) => x.clients));
+    const rows = [run.rows, ...(run.targetReruns ?? [])].flatMap((rs) => rs.filter((r) => r.op === op && r.clients === clients));
+    if (rows.length === 0) continue;
+    const cpu = median(rows.map((r) => r.overRaw.cpuMs));
+    const p50 = median(rows.map((r) => r.overRaw.p50Ms));
+    const runs = rows.length > 1 ? `median of ${rows.length} runs; runs: ${rows.map((r) => `${sign(r.overRaw.cpuMs)} / ${sign(r.overRaw.p50Ms)}`).join(', ')} (CPU / p50)` : 'one run';
     t.push({
-      name: `replay: server time over raw, ${name}, ${row.clients} client${row.clients > 1 ? 's' : ''}`,
+      name: `replay: server time over raw, ${name}, ${clients} client${clients > 1 ? 's' : ''}`,
       goal: `<= ${goal.toFixed(1)} ms (server CPU per request)`,
-      measured: `${f2(row.overRaw.cpuMs)} ms CPU (${f2(row.variants.project.cpuMsPerRequest)} vs ${f2(row.variants.raw.cpuMsPerRequest)}); p50 ${row.overRaw.p50Ms >= 0 ? '+' : ''}${f2(row.overRaw.p50Ms)} ms`,
-      pass: row.overRaw.cpuMs <= goal,
+      measured: `${f2(cpu)} ms CPU, p50 ${sign(p50)} ms (${runs})`,
+      pass: cpu <= goal,
     });
   }
   const misses = run.levels.reduce((n, l) => n + l.misses.project + l.misses.raw, 0);
@@ -1232,6 +1266,7 @@ async function replayMain(): Promise<void> {
     if (REPLAY_MODE === 'profile') return await profileServers(rec);
     log(`replay: ${REPLAY.ops.join(', ')} at ${REPLAY.concurrency.join('/')} clients, ${REPLAY.seconds} s per cell and variant`);
     const run = await measureReplay(rec, { concurrency: REPLAY.concurrency, verify: true });
+    await rerunTargetCells(rec, run);
     writeReplayResults(replayResults(startedAt, rec, run, []));
   } finally {
     stopChildren();
@@ -1677,6 +1712,7 @@ async function main(): Promise<void> {
       dynamo = undefined;
       log(`replay: ${REPLAY.ops.join(', ')} at ${REPLAY.concurrency.join('/')} clients, ${REPLAY.seconds} s per cell and variant`);
       const run = await measureReplay(rec, { concurrency: REPLAY.concurrency, verify: true });
+      await rerunTargetCells(rec, run);
       replay = replayResults(startedAt, rec, run, loadRows);
       log(`replay phase: ${((Date.now() - beforeReplay) / 1000).toFixed(0)} s`);
     }
