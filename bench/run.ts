@@ -30,7 +30,7 @@
  * BENCH_REPLAY_DIR (recording; default <tmpdir>/bench-replay), BENCH_REPLAY_OPS (the load ops),
  * BENCH_REPLAY_CONCURRENCY ("1,10,50"; gc "1,50"), BENCH_REPLAY_SECONDS (BENCH_LOAD_SECONDS),
  * BENCH_REPLAY_OUT (output path prefix instead of bench/results/{replay,gc}-latest + README),
- * BENCH_REPLAY_TARGET_RUNS (3: the replay targets are medians of this many runs of their cells), BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
+ * BENCH_REPLAY_WARMUP_SECONDS (10, per operation and variant), BENCH_REPLAY_TARGET_RUNS (3: the replay targets are medians of this many runs of their cells), BENCH_GC_SEMI_SPACES ("4,8,16"), BENCH_GC_REPEATS (3), BENCH_PROFILE_OP (UserOrders),
  * BENCH_PROFILE_REQUESTS (3000), BENCH_PROFILE_INTERVAL_US (1000, the profiles' sampling interval), BENCH_PROFILE_DIR (default <tmpdir>/bench-profiles).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -677,6 +677,13 @@ const REPLAY = {
   ops: (process.env.BENCH_REPLAY_OPS ?? CONFIG.loadOps.join(',')).split(',') as OperationName[],
   concurrency: (process.env.BENCH_REPLAY_CONCURRENCY ?? (REPLAY_MODE === 'gc' ? '1,50' : CONFIG.concurrency.join(','))).split(',').map(Number),
   seconds: env('BENCH_REPLAY_SECONDS', CONFIG.loadSeconds),
+  /**
+   * Warm-up per operation and variant before a replay cell. Longer than the live run's: replay
+   * compares steady states, and the project's server (graphql-js, Apollo, its own code) has far
+   * more code for V8 to optimize than raw. Measured on the nested query at 1 client: 2 s gave
+   * +0.97 and +1.26 ms CPU over raw, 10 s +0.50 and +0.64 (raw itself 5-20% faster too).
+   */
+  warmupSeconds: env('BENCH_REPLAY_WARMUP_SECONDS', 10),
   /** Output path prefix (<out>.json, <out>.md) instead of bench/results/{replay,gc}-latest and the README block. */
   out: process.env.BENCH_REPLAY_OUT,
   gcSemiSpaces: (process.env.BENCH_GC_SEMI_SPACES ?? '4,8,16').split(',').map(Number),
@@ -885,7 +892,7 @@ async function measureReplay(rec: RecordedRequests, opts: { projectFlags?: strin
       const peakReset = REPLAY_VARIANTS.map((v) => resetPeakRss(servers[v].pid)).every(Boolean);
       for (const op of REPLAY.ops) {
         const bodies = rec.ops[op]!.bodies;
-        for (const v of REPLAY_VARIANTS) await loadSlice(servers[v], bodies, clients, CONFIG.warmupSeconds);
+        for (const v of REPLAY_VARIANTS) await loadSlice(servers[v], bodies, clients, REPLAY.warmupSeconds);
         const slices: Record<ReplayVariant, Slice[]> = { project: [], raw: [] };
         const gcBefore = await Promise.all(REPLAY_VARIANTS.map((v) => replayStatsOf(servers[v])));
         for (let r = 0; r < REPLAY_SLICES; r++) {
@@ -956,7 +963,7 @@ function replayResults(startedAt: string, rec: RecordedRequests, run: ReplayRun,
     totalSeconds: (Date.now() - t0) / 1000,
     mode: REPLAY_MODE,
     environment: environment(),
-    config: { ops: REPLAY.ops, concurrency: REPLAY.concurrency, seconds: REPLAY.seconds, warmupSeconds: CONFIG.warmupSeconds, slices: REPLAY_SLICES },
+    config: { ops: REPLAY.ops, concurrency: REPLAY.concurrency, seconds: REPLAY.seconds, warmupSeconds: REPLAY.warmupSeconds, slices: REPLAY_SLICES },
     recording: { ...recording, dir: REPLAY.dir, requests: Object.fromEntries(Object.entries(ops).map(([op, o]) => [op, o.bodies.length])) },
     run,
     targets: replayTargets(run),
@@ -1105,7 +1112,7 @@ async function gcStudy(rec: RecordedRequests, startedAt: string): Promise<void> 
     concurrency: REPLAY.concurrency,
     ops: REPLAY.ops,
     seconds: REPLAY.seconds,
-    warmupSeconds: CONFIG.warmupSeconds,
+    warmupSeconds: REPLAY.warmupSeconds,
     slices: REPLAY_SLICES,
   };
   const { cells, rss } = aggregateGc(runs, sizes, REPLAY.concurrency, REPLAY.ops);
@@ -1170,7 +1177,8 @@ async function profileOne(rec: RecordedRequests, variant: ReplayVariant, dir: st
   });
   let run: Omit<ProfiledRun, 'file' | 'summary'> & { fromUs: number; toUs: number };
   try {
-    await drive(server, bodies, 1, Math.max(500, Math.round(n / 3)));
+    // A steady state, as the replay cells' warm-up gives (REPLAY.warmupSeconds): as many requests again.
+    await drive(server, bodies, 1, Math.max(1000, n));
     const now = async () => ((await (await fetch(`${server.control}/now`)).json()) as { us: number }).us;
     const fromUs = await now();
     const cpu0 = cpuMs(server.pid);
