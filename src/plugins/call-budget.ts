@@ -59,8 +59,9 @@ const blankText = (v: unknown): unknown => (typeof v === 'string' ? '' : Array.i
  */
 export function costKey(operation: OperationDefinitionNode, variables: Record<string, unknown>): string {
   const text = textVariables(operation);
-  const key = text.size === 0 ? variables : Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, text.has(k) ? blankText(v) : v]));
-  return `${operation.name?.value ?? ''}\u0000${JSON.stringify(key)}`;
+  let key = operation.name?.value ?? '';
+  for (const name in variables) key += `\u0000${name}=${JSON.stringify(text.has(name) ? blankText(variables[name]) : variables[name]) ?? ''}`;
+  return key;
 }
 
 /**

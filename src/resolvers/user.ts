@@ -13,6 +13,7 @@ import { selectedFields, selectsField, selectsPath } from './lookahead.js';
  * nothing, and User.orders reports them (and any failed read) at its own path.
  */
 function prefetchOrders(userId: string, info: GraphQLResolveInfo, data: RequestData): void {
+  if (!selectsField(info, 'orders')) return;
   const userType = info.schema.getType('User');
   const ordersField = isObjectType(userType) ? userType.getFields().orders : undefined;
   if (!ordersField) return;

@@ -37,6 +37,15 @@ describe('JSON bodies', () => {
     expect((await post(Buffer.from(`\uFEFF${ping}`, 'utf16le'), { 'content-type': 'application/json; charset=utf-16' })).status).toBe(200);
   });
 
+  it('answers with a Content-Length of the body in bytes, not in characters', async () => {
+    // The error message repeats the (non-ASCII) operation name it refuses.
+    const res = await post(JSON.stringify({ query: '{ ping }', operationName: 'Ünïcödé' }));
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.toString('utf8')).toContain('Ünïcödé');
+    expect(res.headers.get('content-length')).toBe(String(bytes.length));
+    expect(res.headers.get('transfer-encoding')).toBeNull();
+  });
+
   it('applies the body limit to the inflated size (a gzip bomb is 413)', async () => {
     const bomb = gzipSync(JSON.stringify({ query: '{ ping }', variables: { x: 'y'.repeat(20_000_000) } }));
     expect(bomb.length).toBeLessThan(100_000);
