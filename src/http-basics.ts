@@ -190,14 +190,9 @@ export function preferredType<T extends string>(accept: string | undefined, offe
 export function sendText(req: IncomingMessage, res: ServerResponse, body: string, contentType?: string): void {
   const type = contentType ?? (res.getHeader('content-type') as string | undefined) ?? 'text/html';
   res.setHeader('content-type', /;\s*charset=/i.test(type) ? type : `${type}; charset=utf-8`);
-  if (req.method === 'HEAD') {
-    res.setHeader('content-length', Buffer.byteLength(body));
-    res.end();
-  } else {
-    // node:http sets Content-Length itself when the whole body goes to end() (it measures the
-    // string anyway); setting it here too would measure it twice.
-    res.end(body);
-  }
+  res.setHeader('content-length', Buffer.byteLength(body));
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
 }
 
 export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {

@@ -135,13 +135,19 @@ export function createRequestData(repos: Repositories) {
     return missing.length === 0 || !wanted() ? lines : loaders.productById.loadMany(missing).then(() => lines);
   };
 
-  /** A page of orders once the products of the lines loaded with it are loaded too. */
+  /**
+   * A page of orders once the products of the lines loaded with it are loaded too. The lines of
+   * an order that did not come with the page (a page cut short, a malformed line) are asked for
+   * at once, alongside those products, as each order's `items` would ask for them.
+   */
   const afterLineProducts = async (connection: Connection<Order> | Promise<Connection<Order>>): Promise<Connection<Order>> => {
     const page = await connection;
-    const lines = page.edges.flatMap(({ node }) => {
+    const lines: OrderLine[] = [];
+    for (const { node } of page.edges) {
       const loaded = loaders.itemsByOrder.peek(node.id);
-      return loaded?.ok ? loaded.value : [];
-    });
+      if (loaded?.ok) lines.push(...loaded.value);
+      else if (!loaded) loaders.itemsByOrder.load(node.id).catch(ignore);
+    }
     await loadProductsOf(lines);
     return page;
   };

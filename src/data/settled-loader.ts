@@ -56,9 +56,8 @@ class SettledCacheMap<C, V> implements DataLoader.CacheMap<C, Promise<V>> {
  * A DataLoader that can hand over what it has already loaded synchronously. graphql-js
  * completes a plain value in place, but a promise (even a resolved one) costs a microtask and a
  * promise per object on every level above it; on a nested query that is most of the
- * execution's own time. `now(key)` returns the cached value when its load has settled (throws
- * its error, which graphql-js reports at the field's path, as it would a rejection), and the
- * load's promise otherwise: batching and caching are DataLoader's, unchanged.
+ * execution's own time. `now(key)` returns the cached value when its load has succeeded, and
+ * the load's promise otherwise: batching and caching are DataLoader's, unchanged.
  */
 export class SettledLoader<K, V, C = K> extends DataLoader<K, V, C> {
   readonly #cache: SettledCacheMap<C, V>;
@@ -87,11 +86,14 @@ export class SettledLoader<K, V, C = K> extends DataLoader<K, V, C> {
     return this.#cache.settled(this.#cacheKey(key));
   }
 
-  /** The value of `key` now if it is loaded, else its load. */
+  /**
+   * The value of `key` now if it is loaded, else its load. A load that failed is answered as the
+   * rejected promise it is, never thrown here: graphql-js stops a parent's remaining fields at a
+   * synchronous error in a non-null field, but lets them run (and report their own errors) when
+   * a promise rejects, and answers must not depend on whether a failure had settled yet.
+   */
   now(key: K): V | Promise<V> {
     const settled = this.peek(key);
-    if (!settled) return this.load(key);
-    if (settled.ok) return settled.value;
-    throw settled.error;
+    return settled?.ok ? settled.value : this.load(key);
   }
 }

@@ -52,16 +52,23 @@ function textVariables(operation: OperationDefinitionNode): ReadonlySet<string> 
 
 const blankText = (v: unknown): unknown => (typeof v === 'string' ? '' : Array.isArray(v) ? v.map(blankText) : v);
 
+/** Cost keys longer than this are not remembered (large inputs are not worth keeping). */
+const MAX_COST_KEY_LENGTH = 1024;
+
 /**
- * What an estimate depends on in `variables`: all of it, except the text of ID and String
- * variables (an id never changes the cost; how many ids a list holds does). A blank is still a
- * string, so the variables coerce (or fail to) exactly as the originals do.
+ * What an estimate depends on in `variables`: the operation's declared variables, in their
+ * declared order (the only ones estimateCalls coerces), each as [] when not given or [value]
+ * when given, with the text of ID and String variables blanked (an id never changes the cost;
+ * how many ids a list holds does). A blank is still a string, so the variables coerce (or fail
+ * to) exactly as the originals do. Undeclared names never reach the key, so nothing a client
+ * names can make its key collide with another's.
  */
 export function costKey(operation: OperationDefinitionNode, variables: Record<string, unknown>): string {
   const text = textVariables(operation);
-  let key = operation.name?.value ?? '';
-  for (const name in variables) key += `\u0000${name}=${JSON.stringify(text.has(name) ? blankText(variables[name]) : variables[name]) ?? ''}`;
-  return key;
+  const values = (operation.variableDefinitions ?? []).map(({ variable: { name } }) =>
+    Object.hasOwn(variables, name.value) ? [text.has(name.value) ? blankText(variables[name.value]) : variables[name.value]] : [],
+  );
+  return JSON.stringify([operation.name?.value ?? null, values]);
 }
 
 /**
@@ -80,8 +87,10 @@ export function memoisedEstimate(layout: TableLayout, estimate: typeof estimateC
     let worst = known.get(key);
     if (worst === undefined) {
       worst = estimate(schema, document, operation, variables, undefined, layout);
-      if (known.size >= ESTIMATES_PER_DOCUMENT) known.clear();
-      known.set(key, worst);
+      if (key.length <= MAX_COST_KEY_LENGTH) {
+        if (known.size >= ESTIMATES_PER_DOCUMENT) known.clear();
+        known.set(key, worst);
+      }
     }
     return worst;
   };

@@ -5,7 +5,7 @@ import { DEFAULT_STATUS_SHARDS } from '../../src/db/design.js';
 import { estimateCalls, FIELD_COSTS, type CostWalkStats } from '../../src/query-cost.js';
 import { ORDER_WRITE_CALLS } from '../../src/repositories/order-repository.js';
 import { buildSchema } from '../../src/schema.js';
-import { memoisedEstimate } from '../../src/plugins/call-budget.js';
+import { costKey, memoisedEstimate } from '../../src/plugins/call-budget.js';
 
 const schema = buildSchema();
 const cost = (query: string, variables: Record<string, unknown> = {}, stats?: CostWalkStats) => {
@@ -133,6 +133,20 @@ describe('memoisedEstimate (the call budget plugin)', () => {
     expect(walks).toBe(3);
   });
 
+  it('does not keep estimates of large variable sets', () => {
+    let walks = 0;
+    const estimate = memoisedEstimate({ statusShards: DEFAULT_STATUS_SHARDS }, (...args) => {
+      walks++;
+      return estimateCalls(...args);
+    });
+    const doc = parse(`query Make($input: CreateProductInput!) { createProduct(input: $input) { id } }`);
+    const op = doc.definitions[0] as OperationDefinitionNode;
+    const input = { name: 'p', priceCents: 1, stock: 1, description: 'x'.repeat(5000) };
+    estimate(schema, doc, op, { input });
+    estimate(schema, doc, op, { input });
+    expect(walks).toBe(2);
+  });
+
   it('keeps a bounded number of variable sets per document', () => {
     let walks = 0;
     const estimate = memoisedEstimate({ statusShards: DEFAULT_STATUS_SHARDS }, (...args) => {
@@ -171,6 +185,15 @@ describe('memoisedEstimate (the call budget plugin)', () => {
     // No cursor is not a blank cursor.
     estimate(schema, doc, op, { ...base, after: null });
     expect(walks).toBe(5);
+    // Names the operation does not declare are not part of the key: no name can pose as another key.
+    const ordersDoc = parse(`query O($first: Int = 100) { user(id: "u") { orders(first: $first) { edges { node { items { product { id } } } } } } }`);
+    const ordersOp = ordersDoc.definitions[0] as OperationDefinitionNode;
+    expect(costKey(ordersOp, { first: 1, x: 0 })).toBe(costKey(ordersOp, { first: 1 }));
+    expect(costKey(ordersOp, { 'first=1\u0000x': 0 })).toBe(costKey(ordersOp, {}));
+    expect(costKey(ordersOp, {})).not.toBe(costKey(ordersOp, { first: 1 }));
+    const small = estimate(schema, ordersDoc, ordersOp, { first: 1, x: 0 });
+    expect(estimate(schema, ordersDoc, ordersOp, { 'first=1\u0000x': 0 })).toBe(estimateCalls(schema, ordersDoc, ordersOp, {}));
+    expect(estimateCalls(schema, ordersDoc, ordersOp, {})).toBeGreaterThan(small);
     // Variables that do not coerce are still told apart from ones that do.
     expect(estimate(schema, doc, op, { ...base, id: 42 })).toBe(estimateCalls(schema, doc, op, { ...base, id: 42 }));
     expect(estimate(schema, doc, op, { ...base, id: { not: 'an id' } })).toBe(0);

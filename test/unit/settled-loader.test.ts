@@ -32,13 +32,18 @@ describe('SettledLoader', () => {
     expect(batches).toEqual([['a', 'b', 'c']]);
   });
 
-  it('throws a settled failure in place, and only for its own key', async () => {
-    const { loader } = recordingLoader();
+  it('answers a settled failure as its rejected load, never a synchronous throw, and only for its own key', async () => {
+    const { loader, batches } = recordingLoader();
     const results = await loader.loadMany(['bad1', 'ok']);
     expect(results[0]).toBeInstanceOf(Error);
     await tick();
-    expect(() => loader.now('bad1')).toThrow('no bad1');
+    expect(loader.peek('bad1')).toMatchObject({ ok: false });
+    const failed = loader.now('bad1');
+    expect(failed).toBeInstanceOf(Promise);
+    await expect(failed).rejects.toThrow('no bad1');
     expect(loader.now('ok')).toBe('value of ok');
+    // The failure is DataLoader's cached one: not read again.
+    expect(batches).toEqual([['bad1', 'ok']]);
   });
 
   it('forgets the outcome with the key: a cleared key is loaded again', async () => {
@@ -64,8 +69,8 @@ describe('SettledLoader', () => {
     loader.clear('p').prime('p', 'fresh');
     expect(loader.now('p')).toBe('fresh');
     loader.prime('e', new Error('primed failure'));
-    expect(() => loader.now('e')).toThrow('primed failure');
-    await expect(loader.load('e')).rejects.toThrow('primed failure');
+    expect(loader.peek('e')).toMatchObject({ ok: false });
+    await expect(loader.now('e')).rejects.toThrow('primed failure');
     // A key being loaded keeps its load: prime changes nothing, and the load's value is answered.
     const inFlight = loader.load('q');
     loader.prime('q', 'primed meanwhile');
