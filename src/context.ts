@@ -46,12 +46,16 @@ export function createContext(
   live?: LiveEvents,
 ): Context {
   const userId = callerId(caller);
+  let requestLog: Logger | undefined;
   return {
     caller,
     data: createRequestData(createRepositories(countedDatabase(db, calls))),
     calls,
-    // Every log line of the request names its caller (never the token).
-    log: userId ? log.child({ userId }) : log,
+    // Every log line of the request names its caller (never the token). The child logger is
+    // made when the request first logs: most requests log nothing below the configured level.
+    get log() {
+      return (requestLog ??= userId ? log.child({ userId }) : log);
+    },
     committed: new Map(),
     live,
   };

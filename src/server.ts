@@ -22,7 +22,7 @@ import type { Database } from './db/database.js';
 import { tableExists } from './db/ensure-table.js';
 import { armorLimit, shapeEarlyRejection, shapeGraphQLError } from './error-boundary.js';
 import { allowGetOnly, notFound, redirect, routeKey, sendJson, splitUrl } from './http-basics.js';
-import { browserHintPage, createGraphQLHandler, dynamoExtensionsPlugin, type NodeHandler } from './http-graphql.js';
+import { browserHintPage, createGraphQLHandler, type NodeHandler } from './http-graphql.js';
 import { Metrics, metricsHandler, metricsPlugin } from './metrics.js';
 import { createRepositories } from './repositories/repositories.js';
 import { buildSchema } from './schema.js';
@@ -64,13 +64,14 @@ export interface AppServer {
 }
 
 /** One log line per operation: name, duration, DynamoDB calls, error codes, the caller's user id (never variables or tokens). */
-function requestLogPlugin(): ApolloServerPlugin<Context> {
+function requestLogPlugin(log: Logger): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ request }) {
       const started = process.hrtime.bigint();
       return {
         async willSendResponse({ response, contextValue, operationName }) {
-          if (!contextValue.log.isLevelEnabled('info')) return;
+          // The request's own logger is made only when it logs (context.ts).
+          if (!log.isLevelEnabled('info')) return;
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const codes = (response.body.kind === 'single' ? response.body.singleResult.errors : undefined)?.map(
             (e) => e.extensions?.code,
@@ -91,8 +92,12 @@ function requestLogPlugin(): ApolloServerPlugin<Context> {
   };
 }
 
-/** `extensions.caller` on every response: whom the server took the request to be (never the token). */
-function callerExtensionPlugin(): ApolloServerPlugin<Context> {
+/**
+ * What every response says besides its data, in one hook: `extensions.dynamodb` (the request's
+ * calls, with `dynamodb`) and `extensions.caller`, whom the server took the request to be
+ * (never the token).
+ */
+function responseExtensionsPlugin(dynamodb: boolean): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
@@ -100,7 +105,11 @@ function callerExtensionPlugin(): ApolloServerPlugin<Context> {
           if (response.body.kind !== 'single') return;
           const c = contextValue.caller;
           const r = response.body.singleResult;
-          r.extensions = { ...r.extensions, caller: c.kind === 'user' ? { userId: c.userId, admin: c.admin } : null };
+          r.extensions = {
+            ...r.extensions,
+            ...(dynamodb ? { dynamodb: contextValue.calls.toJSON() } : {}),
+            caller: c.kind === 'user' ? { userId: c.userId, admin: c.admin } : null,
+          };
         },
       };
     },
@@ -242,9 +251,8 @@ export function createServer(opts: ServerOptions): AppServer {
       // computation would cost about 0.5 ms on a nested query for nothing.
       ApolloServerPluginCacheControlDisabled(),
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
-      ...(opts.dynamoExtensions === false ? [] : [dynamoExtensionsPlugin()]),
-      requestLogPlugin(),
-      callerExtensionPlugin(),
+      responseExtensionsPlugin(opts.dynamoExtensions !== false),
+      requestLogPlugin(log),
       committedWritesPlugin(log),
       ...(metrics ? [metricsPlugin(metrics)] : []),
     ],
