@@ -229,10 +229,14 @@ describe('subscriptions over graphql-ws', () => {
 
   it('is served by every instance: a mutation on another instance reaches this one', async () => {
     const other = await startTestServer({ db: s.db });
+    // The previous test's subscription may still be closing: counted as ours, it would let the
+    // mutation go before this subscription is registered.
+    await until(() => (s.server.live?.subscriberCount ?? 0) === 0, 'earlier subscriptions to close');
     const client = wsClient(s, tokenA);
     const sub = collect(client, `subscription { orderEvents { kind order { id } } }`);
     await subscribed(s, 1);
     const placed = await other.gql(`mutation($p: ID!) { placeOrder(input: { lines: [{ productId: $p, quantity: 1 }] }) { id } }`, { p: product }, { token: tokenA });
+    expect(placed.errors).toBeUndefined();
     expect((await sub.nth(1)).data!.orderEvents).toEqual({ kind: 'PLACED', order: { id: placed.data!.placeOrder.id } });
     sub.stop();
     await client.dispose();
