@@ -452,32 +452,21 @@ interface Slice {
 async function loadSlice(server: ServerProc, bodies: string[], connections: number, seconds: number): Promise<Slice> {
   const url = server.url;
   const cpuBefore = cpuMs(server.pid);
-  let next = 0;
-  let bodyErrors = 0;
+  const rotation = rotatingRequests(server, bodies);
   const latencies: number[] = [];
   const instance = autocannon({
     url,
     connections,
     duration: seconds,
     timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        path: '/graphql',
-        headers: { 'content-type': 'application/json', ...headersFor(server.variant) },
-        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
-        onResponse: (status, body) => {
-          if (status !== 200 || body.includes('"errors"')) bodyErrors++;
-        },
-      },
-    ],
+    requests: rotation.requests,
   }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
   // autocannon's own histogram keeps whole milliseconds; the event carries the exact duration.
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status >= 200 && status < 300) latencies.push(ms);
   });
   const result = await instance;
-  return { latencies, seconds: result.duration, errors: result.errors + result.non2xx + bodyErrors, cpuMs: cpuMs(server.pid) - cpuBefore };
+  return { latencies, seconds: result.duration, errors: result.errors + result.non2xx + rotation.errors(), cpuMs: cpuMs(server.pid) - cpuBefore };
 }
 
 function stats(slices: Slice[]): LoadStats {
@@ -1129,28 +1118,32 @@ async function gcStudy(rec: RecordedRequests, startedAt: string): Promise<void> 
 
 // --- CPU profile (BENCH_REPLAY=profile): the project's server under the nested query, in replay ---
 
-/** Sends exactly `amount` requests over `connections` connections; returns the 2xx count and errors. */
-async function drive(server: ServerProc, bodies: string[], connections: number, amount: number): Promise<{ ok: number; errors: number }> {
+/**
+ * autocannon's request list for `server`: POST /graphql with the variant's headers, the bodies in
+ * rotation; `errors()` counts answers that are not 200 or carry GraphQL errors.
+ */
+function rotatingRequests(server: ServerProc, bodies: string[]) {
   let next = 0;
   let bodyErrors = 0;
-  const result = await autocannon({
-    url: server.url,
-    connections,
-    amount,
-    timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        path: '/graphql',
-        headers: { 'content-type': 'application/json', ...headersFor(server.variant) },
-        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
-        onResponse: (status, body) => {
-          if (status !== 200 || body.includes('"errors"')) bodyErrors++;
-        },
+  const requests: autocannon.Request[] = [
+    {
+      method: 'POST',
+      path: '/graphql',
+      headers: { 'content-type': 'application/json', ...headersFor(server.variant) },
+      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length]! }),
+      onResponse: (status, body) => {
+        if (status !== 200 || body.includes('"errors"')) bodyErrors++;
       },
-    ],
-  });
-  return { ok: result['2xx'], errors: result.errors + result.non2xx + bodyErrors };
+    },
+  ];
+  return { requests, errors: () => bodyErrors };
+}
+
+/** Sends exactly `amount` requests over `connections` connections; returns the 2xx count and errors. */
+async function drive(server: ServerProc, bodies: string[], connections: number, amount: number): Promise<{ ok: number; errors: number }> {
+  const rotation = rotatingRequests(server, bodies);
+  const result = await autocannon({ url: server.url, connections, amount, timeout: 30, requests: rotation.requests });
+  return { ok: result['2xx'], errors: result.errors + result.non2xx + rotation.errors() };
 }
 
 interface ProfiledRun {
