@@ -45,18 +45,32 @@ export function createContext(
   caller: Caller = ANONYMOUS,
   live?: LiveEvents,
 ): Context {
-  const userId = callerId(caller);
-  let requestLog: Logger | undefined;
-  return {
-    caller,
-    data: createRequestData(createRepositories(countedDatabase(db, calls))),
-    calls,
-    // Every log line of the request names its caller (never the token). The child logger is
-    // made when the request first logs: most requests log nothing below the configured level.
-    get log() {
-      return (requestLog ??= userId ? log.child({ userId }) : log);
-    },
-    committed: new Map(),
-    live,
-  };
+  return new RequestContext(caller, createRequestData(createRepositories(countedDatabase(db, calls))), calls, log, live);
+}
+
+/**
+ * Every log line of the request names its caller (never the token). The child logger is made
+ * when the request first logs: most requests log nothing below the configured level. `log` is a
+ * getter on the prototype, not an own property: Apollo Server hands resolvers a shallow copy of
+ * the context (`Object.assign(Object.create(prototype), context)`), which would call an own
+ * getter, and so make the child logger, on every request.
+ */
+class RequestContext implements Context {
+  committed = new Map<string, CommittedWrite>();
+  /** The child logger, once made (the copy Apollo hands on keeps its own). */
+  private requestLog: Logger | undefined;
+
+  constructor(
+    readonly caller: Caller,
+    readonly data: RequestData,
+    readonly calls: CallCounter,
+    private readonly baseLog: Logger,
+    readonly live: LiveEvents | undefined,
+  ) {}
+
+  get log(): Logger {
+    if (this.requestLog) return this.requestLog;
+    const userId = callerId(this.caller);
+    return (this.requestLog = userId ? this.baseLog.child({ userId }) : this.baseLog);
+  }
 }

@@ -23,8 +23,16 @@ describe('createContext', () => {
     expect(ctx.log.bindings()).toEqual({ userId: 'u1' });
     expect(ctx.log).toBe(ctx.log);
     expect(children).toBe(1);
+    // Apollo Server hands resolvers and plugins a shallow copy of the context: copying does not
+    // make the child logger, and the copy makes its own when it logs.
+    const fresh = createContext(db, new CallCounter(), counting, caller);
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(fresh)) as typeof fresh, fresh);
+    expect(children).toBe(1);
+    expect(copy.log.bindings()).toEqual({ userId: 'u1' });
+    expect(copy.data).toBe(fresh.data);
+    expect(children).toBe(2);
     // An anonymous request logs with the server's logger itself.
     expect(createContext(db, new CallCounter(), counting).log).toBe(counting);
-    expect(children).toBe(1);
+    expect(children).toBe(2);
   });
 });
