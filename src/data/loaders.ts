@@ -79,6 +79,34 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
 }
 
 /**
+ * A loader made on first use. What a partition read found for it before then (a profile read
+ * with its addresses, the orders of a page) waits in a map and is primed when the loader is
+ * made: most requests never ask the loaders those reads could prime, and making one is a
+ * DataLoader and a promise per primed key.
+ */
+class LoaderSlot<K, V, C = K> {
+  #loader: SettledLoader<K, V, C> | undefined;
+  #primes: Map<K, V> | undefined;
+
+  constructor(private readonly make: () => SettledLoader<K, V, C>) {}
+
+  get loader(): SettledLoader<K, V, C> {
+    if (!this.#loader) {
+      this.#loader = this.make();
+      if (this.#primes) for (const [key, value] of this.#primes) this.#loader.prime(key, value);
+      this.#primes = undefined;
+    }
+    return this.#loader;
+  }
+
+  /** As DataLoader's prime (a key already cached, or waiting, keeps its value), without making the loader. */
+  prime(key: K, value: V): void {
+    if (this.#loader) this.#loader.prime(key, value);
+    else if (!(this.#primes ??= new Map()).has(key)) this.#primes.set(key, value);
+  }
+}
+
+/**
  * Per-request loaders. Entity-by-id loaders collect every id asked for in one tick and read
  * them with BatchGetItem (100 keys per call). Loaders that read a partition also prime the
  * entity loaders with what they found, so a later resolver asking for the same user, order or
@@ -89,9 +117,9 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
 export class Loaders {
   constructor(private readonly repos: Repositories) {}
 
-  #userById?: SettledLoader<string, User | null>;
+  readonly #userById = new LoaderSlot(() => entityLoader<User>('user', (ids) => this.repos.users.getUsers(ids)));
   get userById() {
-    return (this.#userById ??= entityLoader<User>('user', (ids) => this.repos.users.getUsers(ids)));
+    return this.#userById.loader;
   }
 
   #productById?: SettledLoader<string, Product | null>;
@@ -99,14 +127,16 @@ export class Loaders {
     return (this.#productById ??= entityLoader<Product>('product', (ids) => this.repos.products.getProducts(ids)));
   }
 
-  #orderById?: SettledLoader<string, Order | null>;
+  readonly #orderById = new LoaderSlot(() => entityLoader<Order>('order', (ids) => this.repos.orders.getOrders(ids)));
   get orderById() {
-    return (this.#orderById ??= entityLoader<Order>('order', (ids) => this.repos.orders.getOrders(ids)));
+    return this.#orderById.loader;
   }
 
-  #addressesByUser?: SettledLoader<string, Address[]>;
+  readonly #addressesByUser = new LoaderSlot(
+    () => new SettledLoader<string, Address[]>((ids) => eachKey(ids, (id) => this.repos.users.listAddresses(id))),
+  );
   get addressesByUser() {
-    return (this.#addressesByUser ??= new SettledLoader<string, Address[]>((ids) => eachKey(ids, (id) => this.repos.users.listAddresses(id))));
+    return this.#addressesByUser.loader;
   }
 
   #userWithAddresses?: SettledLoader<string, UserWithAddresses>;
@@ -114,22 +144,25 @@ export class Loaders {
     return (this.#userWithAddresses ??= new SettledLoader<string, UserWithAddresses>((ids) =>
       eachKey(ids, async (id) => {
         const found = await this.repos.users.getUserWithAddresses(id);
-        this.userById.prime(id, found.user ?? null);
-        this.addressesByUser.prime(id, found.addresses);
+        this.#userById.prime(id, found.user ?? null);
+        this.#addressesByUser.prime(id, found.addresses);
         return found;
       }),
     ));
   }
 
-  #itemsByOrder?: SettledLoader<string, OrderLine[]>;
+  readonly #itemsByOrder = new LoaderSlot(
+    () =>
+      new SettledLoader<string, OrderLine[]>((ids) =>
+        eachKey(ids, async (id) => {
+          const found = await this.repos.orders.getOrderWithItems(id);
+          this.#orderById.prime(id, found?.order ?? null);
+          return found?.items ?? [];
+        }),
+      ),
+  );
   get itemsByOrder() {
-    return (this.#itemsByOrder ??= new SettledLoader<string, OrderLine[]>((ids) =>
-      eachKey(ids, async (id) => {
-        const found = await this.repos.orders.getOrderWithItems(id);
-        this.orderById.prime(id, found?.order ?? null);
-        return found?.items ?? [];
-      }),
-    ));
+    return this.#itemsByOrder.loader;
   }
 
   #orderWithItems?: SettledLoader<string, Order | null>;
@@ -138,8 +171,8 @@ export class Loaders {
     return (this.#orderWithItems ??= new SettledLoader<string, Order | null>((ids) =>
       eachKey(ids, async (id) => {
         const found = await this.repos.orders.getOrderWithItems(id);
-        this.orderById.prime(id, found?.order ?? null);
-        this.itemsByOrder.prime(id, found?.items ?? []);
+        this.#orderById.prime(id, found?.order ?? null);
+        this.#itemsByOrder.prime(id, found?.items ?? []);
         return found?.order ?? null;
       }),
     ));
@@ -178,9 +211,9 @@ export class Loaders {
   // values than an (eventually consistent) index read. Lines are primed only when complete.
   private primeOrderPage(page: OrderPage): OrderPage {
     for (const { node: order } of page.edges) {
-      this.orderById.prime(order.id, order);
+      this.#orderById.prime(order.id, order);
       const items = page.itemsByOrder?.get(order.id);
-      if (items && items.length === order.itemCount) this.itemsByOrder.prime(order.id, items);
+      if (items && items.length === order.itemCount) this.#itemsByOrder.prime(order.id, items);
     }
     return page;
   }

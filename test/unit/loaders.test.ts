@@ -179,4 +179,17 @@ describe('partition loaders', () => {
     await loaders.userById.load('bad');
     expect(calls).toEqual([{ method: 'getUsers', args: [['bad']] }]);
   });
+
+  it('answers what a partition read primed in place, whenever its loader is first asked', async () => {
+    const { repos, calls } = recordingRepositories();
+    const loaders = createLoaders(repos);
+    await loaders.userWithAddresses.load('u2');
+    await loaders.itemsByOrder.load('o1');
+    calls.length = 0;
+    // Plain values, not promises: the primes were waiting for these loaders to be made.
+    expect(loaders.userById.now('u2')).toEqual(user('u2'));
+    expect(loaders.addressesByUser.now('u2')).toEqual([address('u2')]);
+    expect(loaders.orderById.now('o1')).toEqual(order('o1'));
+    expect(calls).toEqual([]);
+  });
 });
