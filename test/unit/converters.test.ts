@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { Page } from '../../src/db/query-pages.js';
 import { addressFromItem, addressToItem, type Address } from '../../src/model/address.js';
 import { toConnection } from '../../src/model/connection.js';
@@ -9,7 +10,9 @@ import { ORDER_STATUSES, orderFromItem, orderLineFromItem, orderLineToItem, orde
 import { productFromItem, productToItem, type Product } from '../../src/model/product.js';
 import {
   convertSkippingMalformed,
+  fastObjectReader,
   onMalformedStoredItem,
+  storedNumber,
   StoredItemError,
   tryConvert,
   type AttributeProblem,
@@ -310,5 +313,83 @@ describe('the server', () => {
         storedItem: { entity: 'Order', key: 'ORDER#O1', problems: [expect.objectContaining({ attribute: 'status' })] },
       }),
     ]);
+  });
+});
+
+describe('fastObjectReader (the plain-check path in front of zod)', () => {
+  // Every kind of attribute schema the models use, plus the combinations around them.
+  const schema = z.object({
+    text: z.string(),
+    whole: z.int(),
+    real: z.number(),
+    amount: storedNumber,
+    status: z.enum(ORDER_STATUSES),
+    flag: z.boolean().nullish(),
+    note: z.string().nullish(),
+    count: z.number().nullish(),
+    total: storedNumber.nullish(),
+    maybe: z.string().optional(),
+    orNull: z.int().nullable(),
+  });
+  const fast = fastObjectReader(schema)!;
+  // Values of every type, including those zod refuses for a number (NaN, the infinities).
+  const anyValue = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom(...ORDER_STATUSES, 'toString', '__proto__'),
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(NaN, Infinity, -Infinity, -0, 2 ** 53, 2 ** 53 - 1, 1.5),
+    fc.bigInt(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constant([]),
+    fc.constant({}),
+  );
+  const keys = Object.keys(schema.shape);
+  const items = fc.dictionary(fc.constantFrom(...keys, 'PK', 'extra'), anyValue);
+  const valid = fc.record({
+    text: fc.string(),
+    whole: fc.integer(),
+    real: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    amount: fc.oneof(fc.integer(), fc.bigInt()),
+    status: fc.constantFrom(...ORDER_STATUSES),
+    flag: fc.option(fc.boolean(), { nil: null }),
+    note: fc.option(fc.string(), { nil: undefined }),
+    count: fc.option(fc.integer(), { nil: null }),
+    total: fc.option(fc.bigInt(), { nil: undefined }),
+    orNull: fc.option(fc.integer(), { nil: null }),
+  }, { requiredKeys: ['text', 'whole', 'real', 'amount', 'status', 'orNull'] });
+
+  // A valid item with one attribute replaced by any value, or taken away.
+  const oneChanged = fc
+    .tuple(valid, fc.constantFrom(...keys), fc.option(anyValue, { nil: 'absent' as const }))
+    .map(([item, key, value]) => {
+      const changed: Item = { ...item };
+      if (value === 'absent') delete changed[key];
+      else changed[key] = value;
+      return changed;
+    });
+
+  it('answers exactly what zod answers for an item zod accepts, and nothing for one it refuses', () => {
+    for (const arb of [items, valid, oneChanged]) {
+      fc.assert(
+        fc.property(arb, (item) => {
+          const parsed = schema.safeParse(item);
+          const read = fast(item);
+          if (parsed.success) expect(read).toStrictEqual(parsed.data);
+          else expect(read).toBeUndefined();
+        }),
+        { numRuns: 2000 },
+      );
+    }
+  });
+
+  it('has no fast path for a schema with refinements, coercion, transforms or defaults', () => {
+    for (const field of [z.string().min(1), z.number().int(), z.coerce.number(), z.string().transform((s) => s.length), z.string().default('x'), z.literal('x')]) {
+      expect(fastObjectReader(z.object({ id: z.string(), field }))).toBeUndefined();
+    }
+    expect(fastObjectReader(z.strictObject({ id: z.string() }))).toBeUndefined();
+    expect(fastObjectReader(z.object({ id: z.string() }).refine(() => false))).toBeUndefined();
   });
 });
