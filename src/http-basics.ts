@@ -332,10 +332,13 @@ function decoderFor(charset: string): ((buf: Buffer) => string) | undefined {
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const contentType = req.headers['content-type'];
-  if (mediaEssence(contentType) !== 'application/json') return undefined;
-
-  const charset = (parseMediaType(contentType!, 0).params.charset ?? '').toLowerCase() || 'utf-8';
-  if (!charset.startsWith('utf-')) throw new BodyError(415, `unsupported charset "${charset.toUpperCase()}"`, 'charset.unsupported');
+  let charset = 'utf-8';
+  // What nearly every client sends is taken as it is; anything else is parsed.
+  if (contentType !== 'application/json') {
+    if (mediaEssence(contentType) !== 'application/json') return undefined;
+    charset = (parseMediaType(contentType!, 0).params.charset ?? '').toLowerCase() || 'utf-8';
+    if (!charset.startsWith('utf-')) throw new BodyError(415, `unsupported charset "${charset.toUpperCase()}"`, 'charset.unsupported');
+  }
 
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   let inflate: Transform | undefined;

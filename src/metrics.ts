@@ -168,13 +168,17 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<{ calls: Cal
       const started = performance.now();
       return {
         async willSendResponse({ response, contextValue, operationName }) {
-          metrics.observeRequest({
+          const record: RequestRecord = {
             // The executed operation's name; before parsing succeeds, the one the client sent.
             operation: operationName === undefined ? request.operationName : operationName,
             errors: response.body.kind === 'single' ? response.body.singleResult.errors : undefined,
             seconds: (performance.now() - started) / 1000,
             dynamodbCalls: contextValue.calls.calls,
-          });
+          };
+          // Counted once the answer has been written (the rest of this turn writes it): the
+          // client does not wait for the series to be updated. A scrape that arrives after the
+          // answer still sees it.
+          setImmediate(() => metrics.observeRequest(record));
         },
       };
     },

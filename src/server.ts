@@ -1,6 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -250,6 +254,9 @@ export function createServer(opts: ServerOptions): AppServer {
       // Every answer is no-store (set once in createGraphQLHandler): the per-field cache-control
       // computation would cost about 0.5 ms on a nested query for nothing.
       ApolloServerPluginCacheControlDisabled(),
+      // Not a federated subgraph: without this, Apollo installs its inline-trace plugin, which
+      // checks on every request whether the schema is one.
+      ApolloServerPluginInlineTraceDisabled(),
       opts.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       responseExtensionsPlugin(opts.dynamoExtensions !== false),
       requestLogPlugin(log),
