@@ -109,11 +109,10 @@ function responseExtensionsPlugin(dynamodb: boolean): ApolloServerPlugin<Context
           if (response.body.kind !== 'single') return;
           const c = contextValue.caller;
           const r = response.body.singleResult;
-          r.extensions = {
-            ...r.extensions,
-            ...(dynamodb ? { dynamodb: contextValue.calls.toJSON() } : {}),
-            caller: c.kind === 'user' ? { userId: c.userId, admin: c.admin } : null,
-          };
+          const extensions: Record<string, unknown> = r.extensions ? { ...r.extensions } : {};
+          if (dynamodb) extensions.dynamodb = contextValue.calls.toJSON();
+          extensions.caller = c.kind === 'user' ? { userId: c.userId, admin: c.admin } : null;
+          r.extensions = extensions;
         },
       };
     },
