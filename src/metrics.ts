@@ -162,7 +162,7 @@ export class Metrics {
 }
 
 /** Every GraphQL request that reaches Apollo's pipeline: name, outcome, error codes, duration, DynamoDB calls. */
-export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<{ calls: CallCounter }> {
+export function metricsPlugin(metrics: Metrics, log: Logger): ApolloServerPlugin<{ calls: CallCounter }> {
   return {
     async requestDidStart({ request }) {
       const started = performance.now();
@@ -178,7 +178,14 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<{ calls: Cal
           // Counted once the answer has been written (the rest of this turn writes it): the
           // client does not wait for the series to be updated. A scrape that arrives after the
           // answer still sees it.
-          setImmediate(() => metrics.observeRequest(record));
+          setImmediate(() => {
+            try {
+              metrics.observeRequest(record);
+            } catch (e) {
+              // Outside the request now: a series that cannot be updated must not stop the process.
+              log.error({ err: e }, 'a request could not be counted in the metrics');
+            }
+          });
         },
       };
     },

@@ -260,7 +260,7 @@ export function createServer(opts: ServerOptions): AppServer {
       responseExtensionsPlugin(opts.dynamoExtensions !== false),
       requestLogPlugin(log),
       committedWritesPlugin(log),
-      ...(metrics ? [metricsPlugin(metrics)] : []),
+      ...(metrics ? [metricsPlugin(metrics, log)] : []),
     ],
   });
 

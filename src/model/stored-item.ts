@@ -45,6 +45,9 @@ export function onMalformedStoredItem(fn: (e: StoredItemError) => void): void {
  */
 export const storedNumber = z.union([z.number(), z.bigint()]);
 
+/** How each entity's stored items are read (a test checks that every model keeps its fast path). */
+export const readerKinds = new Map<string, 'plain checks, then zod' | 'zod'>();
+
 /**
  * The checker of one entity's stored items, built once per entity when its model loads (a zod
  * object schema compiles on first use and is reused). It returns the declared attributes, typed,
@@ -52,6 +55,7 @@ export const storedNumber = z.union([z.number(), z.bigint()]);
  */
 export function createItemReader<S extends z.ZodObject>(entity: string, schema: S): (item: Item) => z.output<S> {
   const fast = fastObjectReader(schema);
+  readerKinds.set(entity, fast ? 'plain checks, then zod' : 'zod');
   return (item) => {
     const read = fast?.(item);
     if (read) return read;
@@ -66,24 +70,50 @@ export function createItemReader<S extends z.ZodObject>(entity: string, schema: 
 type Check = (value: unknown) => boolean;
 
 /**
+ * The schema kinds `plainCheck` knows, by their zod core traits, exactly: a kind zod builds on
+ * one of these (an email is a string with a format, `exactOptional` an optional, `xor` a union)
+ * carries more traits and gets no fast check.
+ */
+const PLAIN_KINDS: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    string: '$ZodString,$ZodType',
+    number: '$ZodNumber,$ZodType',
+    int: '$ZodCheck,$ZodCheckNumberFormat,$ZodNumber,$ZodNumberFormat,$ZodType',
+    bigint: '$ZodBigInt,$ZodType',
+    boolean: '$ZodBoolean,$ZodType',
+    enum: '$ZodEnum,$ZodType',
+    optional: '$ZodOptional,$ZodType',
+    nullable: '$ZodNullable,$ZodType',
+    union: '$ZodType,$ZodUnion',
+  }).map(([kind, traits]) => [traits, kind]),
+);
+
+function plainKind(schema: z.core.$ZodType): string | undefined {
+  const core = [...schema._zod.traits].filter((t) => t.startsWith('$')).sort();
+  return PLAIN_KINDS.get(core.join(','));
+}
+
+/**
  * The check of one attribute's schema, for the kinds our models use, or undefined for anything
- * else (refinements, coercion, transforms, defaults...). Each accepts exactly what zod accepts,
- * and zod's output for them is the input itself (test/unit/converters.test.ts compares the two
- * on generated items).
+ * else (refinements, formats, coercion, transforms, defaults...). Each accepts exactly what zod
+ * accepts, and zod's output for them is the input itself (test/unit/converters.test.ts compares
+ * the two on generated items).
  */
 function plainCheck(schema: z.core.$ZodType): Check | undefined {
   const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
   if ((def.checks as unknown[] | undefined)?.length || def.coerce) return undefined;
-  switch (def.type) {
+  switch (plainKind(schema)) {
     case 'string':
-      return (v) => typeof v === 'string';
+      return def.format === undefined ? (v) => typeof v === 'string' : undefined;
     case 'boolean':
       return (v) => typeof v === 'boolean';
     case 'bigint':
-      return (v) => typeof v === 'bigint';
+      return def.format === undefined ? (v) => typeof v === 'bigint' : undefined;
     case 'number':
-      // z.number() refuses NaN and the infinities; z.int() is a number of format safeint.
-      if (def.format === undefined) return (v) => typeof v === 'number' && Number.isFinite(v);
+      // z.number() refuses NaN and the infinities.
+      return def.format === undefined ? (v) => typeof v === 'number' && Number.isFinite(v) : undefined;
+    case 'int':
+      // z.int(): a number of format safeint (other formats, float32 and the like, are not plain).
       return def.format === 'safeint' ? (v) => Number.isSafeInteger(v) : undefined;
     case 'enum': {
       const values = Object.values(def.entries as Record<string, unknown>);
@@ -98,6 +128,7 @@ function plainCheck(schema: z.core.$ZodType): Check | undefined {
       return def.type === 'optional' ? (v) => v === undefined || inner(v) : (v) => v === null || inner(v);
     }
     case 'union': {
+      if (def.inclusive === false) return undefined;
       const options = (def.options as z.core.$ZodType[]).map(plainCheck);
       if (options.some((o) => !o)) return undefined;
       const checks = options as Check[];
@@ -117,6 +148,8 @@ function plainCheck(schema: z.core.$ZodType): Check | undefined {
  */
 export function fastObjectReader<S extends z.ZodObject>(schema: S): ((item: unknown) => z.output<S> | undefined) | undefined {
   if (schema._zod.def.catchall || schema._zod.def.checks?.length) return undefined;
+  // zod validates symbol keys and skips `__proto__`; neither is an attribute of a stored item.
+  if (Object.getOwnPropertySymbols(schema.shape).length || Object.hasOwn(schema.shape, '__proto__')) return undefined;
   const fields: [string, Check][] = [];
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.core.$ZodType>)) {
     const check = plainCheck(field);

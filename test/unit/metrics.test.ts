@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BoundedLabel, LABEL_ANONYMOUS, LABEL_NONE, LABEL_OTHER, MAX_OPERATIONS, Metrics } from '../../src/metrics.js';
+import { pino } from 'pino';
+import { BoundedLabel, LABEL_ANONYMOUS, LABEL_NONE, LABEL_OTHER, MAX_OPERATIONS, Metrics, metricsPlugin } from '../../src/metrics.js';
 import { labelValues, parsePrometheus, sampleOf } from '../helpers/prometheus.js';
 
 let metrics: Metrics | undefined;
@@ -77,5 +78,35 @@ describe('Metrics', () => {
     expect(sampleOf(await scrape(metrics), 'graphql_subscriptions')).toBe(3);
     open = 1;
     expect(sampleOf(await scrape(metrics), 'graphql_subscriptions')).toBe(1);
+  });
+});
+
+describe('metricsPlugin', () => {
+  const answer = async (plugin: ReturnType<typeof metricsPlugin>) => {
+    const listener = await plugin.requestDidStart!({ request: { operationName: 'Op' } } as never);
+    await listener!.willSendResponse!({ response: { body: { kind: 'single', singleResult: {} } }, contextValue: { calls: { calls: 2 } }, operationName: 'Op' } as never);
+  };
+  const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('counts a request once its answer is on its way, in the same turn of the event loop', async () => {
+    metrics = new Metrics();
+    await answer(metricsPlugin(metrics, pino({ level: 'silent' })));
+    await afterTurn();
+    const samples = await scrape(metrics);
+    expect(sampleOf(samples, 'graphql_requests_total', { operation: 'Op', outcome: 'ok' })).toBe(1);
+    expect(sampleOf(samples, 'graphql_request_dynamodb_calls_sum')).toBe(2);
+  });
+
+  it('logs a request it cannot count, and the process goes on', async () => {
+    metrics = new Metrics();
+    metrics.observeRequest = () => {
+      throw new Error('series broken');
+    };
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    await answer(metricsPlugin(metrics, log));
+    await afterTurn();
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'a request could not be counted in the metrics', err: { message: 'series broken' } });
   });
 });
