@@ -79,10 +79,11 @@ function entityLoader<T>(entity: string, read: (ids: readonly string[]) => Promi
 }
 
 /**
- * A loader made on first use. What a partition read found for it before then (a profile read
- * with its addresses, the orders of a page) waits in a map and is primed when the loader is
- * made: most requests never ask the loaders those reads could prime, and making one is a
- * DataLoader and a promise per primed key.
+ * A loader made on first use. What a read found for it before then (a profile read with its
+ * addresses, the orders of a page) waits in a map and is primed when the loader is made: most
+ * requests never ask the loaders those reads could prime, and making one is a DataLoader and a
+ * promise per primed key. Waiting keys are compared as they are, so only loaders keyed by their
+ * value (no `cacheKeyFn`) are primed through here.
  */
 class LoaderSlot<K, V, C = K> {
   #loader: SettledLoader<K, V, C> | undefined;
@@ -104,6 +105,12 @@ class LoaderSlot<K, V, C = K> {
     if (this.#loader) this.#loader.prime(key, value);
     else if (!(this.#primes ??= new Map()).has(key)) this.#primes.set(key, value);
   }
+
+  /** `value` for `key` in place of whatever is cached or waiting (DataLoader's clear, then prime). */
+  replace(key: K, value: V): void {
+    if (this.#loader) this.#loader.clear(key).prime(key, value);
+    else (this.#primes ??= new Map()).set(key, value);
+  }
 }
 
 /**
@@ -122,9 +129,9 @@ export class Loaders {
     return this.#userById.loader;
   }
 
-  #productById?: SettledLoader<string, Product | null>;
+  readonly #productById = new LoaderSlot(() => entityLoader<Product>('product', (ids) => this.repos.products.getProducts(ids)));
   get productById() {
-    return (this.#productById ??= entityLoader<Product>('product', (ids) => this.repos.products.getProducts(ids)));
+    return this.#productById.loader;
   }
 
   readonly #orderById = new LoaderSlot(() => entityLoader<Order>('order', (ids) => this.repos.orders.getOrders(ids)));
@@ -139,16 +146,19 @@ export class Loaders {
     return this.#addressesByUser.loader;
   }
 
-  #userWithAddresses?: SettledLoader<string, UserWithAddresses>;
+  readonly #userWithAddresses = new LoaderSlot(
+    () =>
+      new SettledLoader<string, UserWithAddresses>((ids) =>
+        eachKey(ids, async (id) => {
+          const found = await this.repos.users.getUserWithAddresses(id);
+          this.#userById.prime(id, found.user ?? null);
+          this.#addressesByUser.prime(id, found.addresses);
+          return found;
+        }),
+      ),
+  );
   get userWithAddresses() {
-    return (this.#userWithAddresses ??= new SettledLoader<string, UserWithAddresses>((ids) =>
-      eachKey(ids, async (id) => {
-        const found = await this.repos.users.getUserWithAddresses(id);
-        this.#userById.prime(id, found.user ?? null);
-        this.#addressesByUser.prime(id, found.addresses);
-        return found;
-      }),
-    ));
+    return this.#userWithAddresses.loader;
   }
 
   readonly #itemsByOrder = new LoaderSlot(
@@ -165,46 +175,57 @@ export class Loaders {
     return this.#itemsByOrder.loader;
   }
 
-  #orderWithItems?: SettledLoader<string, Order | null>;
   /** The order header and its lines in one Query; for `order(id) { items { ... } }`. */
-  get orderWithItems() {
-    return (this.#orderWithItems ??= new SettledLoader<string, Order | null>((ids) =>
-      eachKey(ids, async (id) => {
-        const found = await this.repos.orders.getOrderWithItems(id);
-        this.#orderById.prime(id, found?.order ?? null);
-        this.#itemsByOrder.prime(id, found?.items ?? []);
-        return found?.order ?? null;
-      }),
-    ));
-  }
-
-  #userOrders?: SettledLoader<PageKey & { userId: string }, OrderPage, string>;
-  get userOrders() {
-    return (this.#userOrders ??= new SettledLoader<PageKey & { userId: string }, OrderPage, string>(
-      (reqs) => eachKey(reqs, async (r) => this.primeOrderPage(await this.repos.orders.listUserOrders(r.userId, r.first, r.after))),
-      { cacheKeyFn: pageKey },
-    ));
-  }
-
-  #ordersByStatus?: SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>;
-  get ordersByStatus() {
-    return (this.#ordersByStatus ??= new SettledLoader<PageKey & { status: OrderStatus }, OrderPage, string>(
-      (reqs) => eachKey(reqs, async (r) => this.primeOrderPage(await this.repos.orders.listOrdersByStatus(r.status, r.first, r.after))),
-      { cacheKeyFn: pageKey },
-    ));
-  }
-
-  #featuredProducts?: SettledLoader<PageKey, ProductPage, string>;
-  get featuredProducts() {
-    return (this.#featuredProducts ??= new SettledLoader<PageKey, ProductPage, string>(
-      (reqs) =>
-        eachKey(reqs, async (r) => {
-          const page = await this.repos.products.listFeatured(r.first, r.after);
-          for (const { node: product } of page.edges) this.productById.clear(product.id).prime(product.id, product);
-          return page;
+  readonly #orderWithItems = new LoaderSlot(
+    () =>
+      new SettledLoader<string, Order | null>((ids) =>
+        eachKey(ids, async (id) => {
+          const found = await this.repos.orders.getOrderWithItems(id);
+          this.#orderById.prime(id, found?.order ?? null);
+          this.#itemsByOrder.prime(id, found?.items ?? []);
+          return found?.order ?? null;
         }),
-      { cacheKeyFn: pageKey },
-    ));
+      ),
+  );
+  get orderWithItems() {
+    return this.#orderWithItems.loader;
+  }
+
+  readonly #userOrders = new LoaderSlot(() =>
+    this.orderPages<PageKey & { userId: string }>((r) => this.repos.orders.listUserOrders(r.userId, r.first, r.after)),
+  );
+  get userOrders() {
+    return this.#userOrders.loader;
+  }
+
+  readonly #ordersByStatus = new LoaderSlot(() =>
+    this.orderPages<PageKey & { status: OrderStatus }>((r) => this.repos.orders.listOrdersByStatus(r.status, r.first, r.after)),
+  );
+  get ordersByStatus() {
+    return this.#ordersByStatus.loader;
+  }
+
+  readonly #featuredProducts = new LoaderSlot(
+    () =>
+      new SettledLoader<PageKey, ProductPage, string>(
+        (reqs) =>
+          eachKey(reqs, async (r) => {
+            const page = await this.repos.products.listFeatured(r.first, r.after);
+            for (const { node: product } of page.edges) this.#productById.replace(product.id, product);
+            return page;
+          }),
+        { cacheKeyFn: pageKey },
+      ),
+  );
+  get featuredProducts() {
+    return this.#featuredProducts.loader;
+  }
+
+  /** Pages of orders, one read per page asked for; each page's orders and complete lines primed. */
+  private orderPages<K extends PageKey>(read: (request: K) => Promise<OrderPage>) {
+    return new SettledLoader<K, OrderPage, string>((reqs) => eachKey(reqs, async (r) => this.primeOrderPage(await read(r))), {
+      cacheKeyFn: pageKey,
+    });
   }
 
   // prime() keeps what is cached already: a mutation earlier in this request wrote fresher

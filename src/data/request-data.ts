@@ -123,12 +123,6 @@ export function createRequestData(repos: Repositories) {
     return missing;
   };
 
-  /** Loads the products `lines` name that are not loaded yet, in one batch; undefined when none is missing. */
-  const loadProductsOf = (lines: Iterable<OrderLine>): Promise<unknown> | undefined => {
-    const missing = productsToLoad(lines);
-    return missing.length === 0 ? undefined : loaders.productById.loadMany(missing);
-  };
-
   /** `lines`, once the products they name are loaded if `wanted()` (asked only when some is not loaded yet). */
   const withProductsLoaded = (lines: OrderLine[], wanted: () => boolean): OrderLine[] | Promise<OrderLine[]> => {
     const missing = productsToLoad(lines);
@@ -148,7 +142,8 @@ export function createRequestData(repos: Repositories) {
       if (loaded?.ok) lines.push(...loaded.value);
       else if (!loaded) loaders.itemsByOrder.load(node.id).catch(ignore);
     }
-    await loadProductsOf(lines);
+    const missing = productsToLoad(lines);
+    if (missing.length) await loaders.productById.loadMany(missing);
     return page;
   };
 
