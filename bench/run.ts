@@ -821,16 +821,10 @@ async function rerunTargetCells(rec: RecordedRequests, run: ReplayRun): Promise<
   const clients = Math.min(...run.rows.map((r) => r.clients));
   const ops = REPLAY_GOALS.map(([op]) => op).filter((op) => REPLAY.ops.includes(op));
   if (REPLAY.targetRuns <= 1 || ops.length === 0 || !Number.isFinite(clients)) return;
-  const saved = REPLAY.ops;
   run.targetReruns = [];
-  try {
-    REPLAY.ops = ops;
-    for (let i = 1; i < REPLAY.targetRuns; i++) {
-      log(`replay targets: run ${i + 1} of ${REPLAY.targetRuns} (${ops.join(', ')} at ${clients} client${clients > 1 ? 's' : ''})`);
-      run.targetReruns.push((await measureReplay(rec, { concurrency: [clients], verify: false })).rows);
-    }
-  } finally {
-    REPLAY.ops = saved;
+  for (let i = 1; i < REPLAY.targetRuns; i++) {
+    log(`replay targets: run ${i + 1} of ${REPLAY.targetRuns} (${ops.join(', ')} at ${clients} client${clients > 1 ? 's' : ''})`);
+    run.targetReruns.push((await measureReplay(rec, { concurrency: [clients], verify: false, ops })).rows);
   }
 }
 
@@ -862,7 +856,11 @@ async function verifyReplay(servers: Record<ReplayVariant, ServerProc>, rec: Rec
  * belongs to one client count), a warm-up per operation and server at that client count, then
  * REPLAY_SLICES interleaved slices per cell.
  */
-async function measureReplay(rec: RecordedRequests, opts: { projectFlags?: string[]; concurrency: number[]; verify: boolean }): Promise<ReplayRun> {
+async function measureReplay(
+  rec: RecordedRequests,
+  opts: { projectFlags?: string[]; concurrency: number[]; verify: boolean; ops?: OperationName[] },
+): Promise<ReplayRun> {
+  const ops = opts.ops ?? REPLAY.ops;
   const nodeFlags: Record<ReplayVariant, string[]> = { project: opts.projectFlags ?? PRODUCTION_NODE_FLAGS, raw: PRODUCTION_NODE_FLAGS };
   const rows: ReplayRow[] = [];
   const levels: ReplayLevel[] = [];
@@ -879,7 +877,7 @@ async function measureReplay(rec: RecordedRequests, opts: { projectFlags?: strin
       }
       // The peak of the cells alone: not the start-up's (reading the recording) nor the verification's.
       const peakReset = REPLAY_VARIANTS.map((v) => resetPeakRss(servers[v].pid)).every(Boolean);
-      for (const op of REPLAY.ops) {
+      for (const op of ops) {
         const bodies = rec.ops[op]!.bodies;
         for (const v of REPLAY_VARIANTS) await loadSlice(servers[v], bodies, clients, REPLAY.warmupSeconds);
         const slices: Record<ReplayVariant, Slice[]> = { project: [], raw: [] };
