@@ -8,7 +8,10 @@ import { BodyError, preferredType, readJsonBody, sendJson, sendText, splitUrl } 
 export interface GraphQLEndpointOptions<C> {
   /** Largest JSON body accepted; larger ones are refused through the error boundary. */
   bodyLimitBytes: number;
-  /** Put `extensions.dynamodb` on early rejections too (pair with `dynamoExtensionsPlugin`). */
+  /**
+   * Put `extensions.dynamodb` on early rejections too (pair with a plugin that puts it on every
+   * other answer: the server's `responseExtensionsPlugin`, the naive variant's `dynamoExtensionsPlugin`).
+   */
   dynamoExtensions: boolean;
   /**
    * Builds the request's context around the counter that sees every DynamoDB call it makes

@@ -20,10 +20,11 @@ export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
 /**
  * Whether the selection reaches down a path of field names, e.g. `edges.node.items.product`
  * from a connection field: what a resolver reads ahead for, so the levels below it answer from
- * loaded data in place. It sees what execution would collect (fragments, @skip/@include), and
- * allocates nothing on a selection without fragment spreads (this runs on every request). Each
- * fragment is entered at most once per depth, so fragments spread many times cost no more than
- * the document's size.
+ * loaded data in place. It sees what execution would collect (fragments, and @skip/@include
+ * by src/selection.ts's `isIncluded`, as collectFields does) but builds no list of fields: it
+ * walks the selection and stops at the first match (this runs on every request). Each fragment is
+ * entered at most once per depth, so fragments spread many times cost no more than the
+ * document's size.
  */
 export function selectsPath(info: GraphQLResolveInfo, path: string): boolean {
   const names = path.split('.');
